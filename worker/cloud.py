@@ -7,7 +7,7 @@ import asyncio
 import aiohttp
 import structlog
 
-from worker.csbs import AkSkAuth, AnswerKind, Authenticator, CsbsClient, PasswordAuth, TokenAuth
+from worker.csbs import AkSkAuth, Answer, AnswerKind, Authenticator, CsbsClient, PasswordAuth, TokenAuth
 from worker.errors import AbortError, SettingsError
 from worker.retry import RetryPolicy, call_with_retries
 from worker.settings import AkSkCredentials, PasswordCredentials, Settings, TokenCredentials
@@ -45,13 +45,18 @@ def build_client(settings: Settings) -> CsbsClient:
     )
 
 
+def _log_retry(answer: Answer, attempt: int, delay_s: float) -> None:
+    log.warning("request_retry", call="preflight", attempt=attempt, delay_s=round(delay_s, 3),
+                kind=str(answer.kind), **answer.log_fields())
+
+
 async def preflight(client: CsbsClient, budget_s: float = 120.0) -> None:
     """One read before any DELETE: refused credentials, permission or project abort here (exit 3).
 
     A service that stays unavailable is only logged: every task retries within its own time.
     """
     deadline = asyncio.get_running_loop().time() + budget_s
-    answer, _ = await call_with_retries(client.count_items, client.retry, deadline=deadline)
+    answer, _ = await call_with_retries(client.count_items, client.retry, deadline=deadline, on_retry=_log_retry)
     if answer.kind is AnswerKind.FATAL:
         raise AbortError(f"the cloud refused the run: HTTP {answer.status} {answer.error_code or '-'}: "
                          f"{answer.error_msg or 'no message'} (request id {answer.request_id})")

@@ -121,7 +121,9 @@ async def _plan_from_policy(client: CsbsClient, settings: Settings, policy: Poli
     decisions = decide(answer.data, policy)
     if explain:
         await asyncio.to_thread(_write_json, explain, explain_records(decisions))
-    check_max_deletions(decisions, policy)
+    doomed = check_max_deletions(decisions, policy)
+    log.info("policy_applied", policy=policy.source, governed=len(decisions), keep=len(decisions) - doomed,
+             delete=doomed, timezone=str(policy.timezone))
     document = plan_document(decisions, settings.project_id)
     tasks = [Task(entry["checkpoint_id"], item, policy.source, None)
              for entry in document["deletions"] for item in entry["checkpoint_items"]]
@@ -218,7 +220,7 @@ async def _execute(client: CsbsClient, settings: Settings, tasks: Sequence[Task]
                    status: StatusLine) -> _RunEnd:
     runner = TaskRunner(client, _tracking_policy(settings))
     scheduler = Scheduler(runner, results, concurrency=settings.concurrency, grace_s=settings.grace_s,
-                          hold_poll_s=settings.poll_max_s)
+                          hold_s=settings.task_timeout_s, hold_poll_s=settings.poll_max_s)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, scheduler.request_stop, signal.Signals(signum).name)

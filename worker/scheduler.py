@@ -3,8 +3,9 @@
 Each slot is one worker coroutine that takes the next task from the plan, carries it to its seen end and
 only then takes another, so the limit holds through retries, timeouts and shutdown by construction. A
 task that timed out may still run at the provider (and hold one of the provider's five slots there), so
-its slot stays taken while the worker keeps watching it; when every slot is held that way, no further
-DELETE could start anyway, and the run ends with the rest ``not_attempted``.
+its slot stays taken while the worker keeps watching it, for up to another task timeout; a task not
+seen to end by then takes its slot with it for the rest of the run. When every slot is lost that way,
+the rest of the plan is ``not_attempted`` (the provider would only queue it behind the stuck tasks).
 
 Stopping (SIGTERM, SIGINT, ``--deadline``) takes no new task, follows those in flight for up to
 ``grace_s``, then cancels them. An ``AbortError`` (credentials, permission or project refused) cancels
@@ -39,6 +40,7 @@ class RunProgress:
     ended: Counter[Outcome] = field(default_factory=Counter)
     in_flight: int = 0
     holding: int = 0  # slots held by timed-out tasks that may still run at the provider
+    lost: int = 0  # slots given up: their task never ended where the worker could see it
 
     @property
     def finished(self) -> int:
@@ -57,11 +59,12 @@ class Scheduler:
     """Runs a plan's tasks through ``concurrency`` slots."""
 
     def __init__(self, runner: TaskRunner, results: Results, *, concurrency: int, grace_s: float,
-                 hold_poll_s: float = 60.0) -> None:
+                 hold_s: float = 1800.0, hold_poll_s: float = 60.0) -> None:
         self.runner = runner
         self.results = results
         self.concurrency = concurrency
         self.grace_s = grace_s
+        self.hold_s = hold_s
         self.hold_poll_s = hold_poll_s
         self.progress = RunProgress(total=len(results.plan))
         self.stop_reason: str | None = None
@@ -105,7 +108,7 @@ class Scheduler:
             worker.cancel()
 
     def _more_to_take(self) -> bool:
-        return not self._stopping.is_set() and not self.slots_exhausted and self._taken < self.progress.total
+        return not self._stopping.is_set() and self._taken < self.progress.total
 
     async def _slot(self) -> None:
         while self._more_to_take():
@@ -114,9 +117,15 @@ class Scheduler:
             except StopIteration:
                 return
             self._taken += 1
-            await self._carry(index, spec)
+            if not await self._carry(index, spec):
+                break
+        if self.progress.lost == self.concurrency and self._taken < self.progress.total:
+            self.slots_exhausted = True
+            log.error("slots_exhausted", reason="every slot holds a task that timed out and may still run",
+                      not_attempted=self.progress.total - self._taken)
 
-    async def _carry(self, index: int, spec: TaskSpec) -> None:
+    async def _carry(self, index: int, spec: TaskSpec) -> bool:
+        """Carry one task to its end; False when its slot is lost (see ``_hold``)."""
         live: list[TaskResult] = []
 
         def keep(result: TaskResult) -> None:
@@ -130,7 +139,7 @@ class Scheduler:
                 result = await self.runner.run(spec, keep)
             except AbortError as error:
                 self._abort(error)
-                return
+                return False
             except asyncio.CancelledError:
                 self._interrupted(index, live)
                 raise
@@ -138,7 +147,8 @@ class Scheduler:
                 self.progress.in_flight -= 1
             self.progress.ended[result.outcome] += 1
             if result.outcome is Outcome.TIMED_OUT and result.attempts:
-                await self._hold(spec)
+                return await self._hold(spec)
+        return True
 
     def _interrupted(self, index: int, live: list[TaskResult]) -> None:
         """A stop or abort cancelled the task before its end was seen."""
@@ -160,18 +170,26 @@ class Scheduler:
             self._stopping.set()
             self._cancel_workers()
 
-    async def _hold(self, spec: TaskSpec) -> None:
-        """Keep the slot of a timed-out task while it may still run and others wait for a slot."""
+    async def _hold(self, spec: TaskSpec) -> bool:
+        """Keep the slot of a timed-out task while it may still run and others wait for a slot.
+
+        Returns False when the task was not seen to end within another ``hold_s``: the slot is then lost
+        for the rest of the run, since the provider may still count the task against the limit.
+        """
         self.progress.holding += 1
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + self.hold_s
         try:
-            if self.progress.holding >= self.concurrency and self._more_to_take():
-                self.slots_exhausted = True
-                log.error("slots_exhausted", reason="every slot holds a task that timed out and may still run",
-                          not_attempted=self.progress.total - self._taken)
             while self._more_to_take():
-                await asyncio.sleep(self.hold_poll_s)
+                if loop.time() >= give_up_at:
+                    self.progress.lost += 1
+                    log.error("slot_lost", reason="the timed-out task was not seen to end", held_s=self.hold_s,
+                              slots_left=self.concurrency - self.progress.lost)
+                    return False
+                await asyncio.sleep(min(self.hold_poll_s, max(0.0, give_up_at - loop.time())))
                 if await self.runner.has_ended(spec):
                     log.info("task_ended_after_timeout")
-                    return
+                    return True
+            return True
         finally:
             self.progress.holding -= 1
