@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import signal
 import sys
 import time
 import uuid
@@ -31,8 +30,8 @@ from worker.report import Results, exit_code, iso, write_report
 from worker.retention import check_max_deletions, decide, explain_records, plan_document, render_plan_yaml
 from worker.retry import RetryPolicy
 from worker.scheduler import Scheduler
-from worker.settings import Secret as Secret
-from worker.settings import Settings, TokenCredentials, load_settings, require_cloud
+from worker.settings import Secret, Settings, TokenCredentials, load_settings, require_cloud
+from worker.stopping import StopRequests
 from worker.tracking import TaskRunner, TrackingPolicy
 
 log = structlog.get_logger()
@@ -118,7 +117,10 @@ async def _plan_from_policy(client: CsbsClient, settings: Settings, policy: Poli
             raise AbortError(f"listing the backups was refused: HTTP {answer.status} {answer.error_code}")
         raise UsageError(f"cannot list the project's backups: HTTP {answer.status} {answer.error_code} "
                          f"{answer.error_msg} (request id {answer.request_id})")
-    decisions = decide(answer.data, policy)
+    try:
+        decisions = decide(answer.data, policy)
+    except ValueError as error:  # a backup the service described in a way the planner cannot read
+        raise UsageError(f"cannot apply {policy.source} to the listed backups: {error}") from None
     if explain:
         await asyncio.to_thread(_write_json, explain, explain_records(decisions))
     doomed = check_max_deletions(decisions, policy)
@@ -166,22 +168,27 @@ async def _cloud(args: argparse.Namespace, settings: Settings,
 async def _delete_job(args: argparse.Namespace, settings: Settings, status: StatusLine, run_id: str,
                       embedded: EmbeddedCloud | None) -> int:
     started_at = time.time()
-    async with _cloud(args, settings, embedded) as (settings, plan), build_client(settings) as client:
-        if plan is None and not args.policy:
-            plan = _read_plan(args, settings.project_id)
-        await preflight(client)
-        tasks: Sequence[Task] = plan if plan is not None and not args.policy else (
-            await _plan_from_policy(client, settings, load_policy(args.policy), args.explain))[0]
-        _check_size(len(tasks), settings)
-        results = Results(tasks)
-        log.info("run_started", tasks=len(tasks), dry_run=args.dry_run, project_id=settings.project_id,
-                 endpoint=settings.endpoint, concurrency=settings.concurrency)
-        if args.dry_run:
-            outcome = await _dry_run(client, tasks)
-        else:
-            outcome = await _execute(client, settings, tasks, results, status)
-        calls = dict(client.calls)
-    return _finish(settings, run_id, started_at, results, outcome, calls, dry_run=args.dry_run)
+    stops = StopRequests()
+    stops.install(settings.deadline_s)
+    try:
+        async with _cloud(args, settings, embedded) as (settings, plan), build_client(settings) as client:
+            if plan is None and not args.policy:
+                plan = _read_plan(args, settings.project_id)
+            await preflight(client)
+            tasks: Sequence[Task] = plan if plan is not None and not args.policy else (
+                await _plan_from_policy(client, settings, load_policy(args.policy), args.explain))[0]
+            _check_size(len(tasks), settings)
+            results = Results(tasks)
+            log.info("run_started", tasks=len(tasks), dry_run=args.dry_run, project_id=settings.project_id,
+                     endpoint=settings.endpoint, concurrency=settings.concurrency)
+            if args.dry_run:
+                end = await _dry_run(client, tasks)
+            else:
+                end = await _execute(client, settings, tasks, results, status, stops)
+            calls = dict(client.calls)
+    finally:
+        stops.remove()
+    return await _finish(settings, run_id, started_at, results, end, calls, dry_run=args.dry_run)
 
 
 @dataclass
@@ -217,15 +224,11 @@ def _tracking_policy(settings: Settings) -> TrackingPolicy:
 
 
 async def _execute(client: CsbsClient, settings: Settings, tasks: Sequence[Task], results: Results,
-                   status: StatusLine) -> _RunEnd:
+                   status: StatusLine, stops: StopRequests) -> _RunEnd:
     runner = TaskRunner(client, _tracking_policy(settings))
     scheduler = Scheduler(runner, results, concurrency=settings.concurrency, grace_s=settings.grace_s,
                           hold_s=settings.task_timeout_s, hold_poll_s=settings.poll_max_s)
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, scheduler.request_stop, signal.Signals(signum).name)
-    deadline = (loop.call_later(settings.deadline_s, scheduler.request_stop, "deadline")
-                if settings.deadline_s is not None else None)
+    stops.attach(scheduler.request_stop)
     shower = asyncio.create_task(report_progress(scheduler.progress, status, settings.progress_interval_s))
     try:
         await scheduler.run(tasks)
@@ -233,16 +236,12 @@ async def _execute(client: CsbsClient, settings: Settings, tasks: Sequence[Task]
         shower.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await shower
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(signum)
-        if deadline is not None:
-            deadline.cancel()
     return _RunEnd(stopped=scheduler.stop_reason is not None, aborted=scheduler.aborted is not None,
                    in_flight=scheduler.progress.in_flight)
 
 
-def _finish(settings: Settings, run_id: str, started_at: float, results: Results, end: _RunEnd,
-            calls: dict[str, int], *, dry_run: bool) -> int:
+async def _finish(settings: Settings, run_id: str, started_at: float, results: Results, end: _RunEnd,
+                  calls: dict[str, int], *, dry_run: bool) -> int:
     """Summary, report and metrics; returns the exit code."""
     ended_at = time.time()
     counts = results.counts()
@@ -254,12 +253,14 @@ def _finish(settings: Settings, run_id: str, started_at: float, results: Results
     if settings.report:
         header = {"run_id": run_id, "started_at": iso(started_at), "ended_at": iso(ended_at),
                   "project_id": settings.project_id, "dry_run": dry_run, "exit_code": int(code), "calls": calls}
-        write_report(settings.report, header, results)
-    if settings.pushgateway:
+        await asyncio.to_thread(write_report, settings.report, header, results)
+    if settings.pushgateway and not dry_run:  # a dry run deletes nothing: it must not look like a success
         metrics = RunMetrics(counts=counts, duration_s=ended_at - started_at, in_flight_at_exit=end.in_flight,
-                             succeeded=code is ExitCode.OK, finished_at=ended_at)
-        error = push_run_metrics(settings.pushgateway, job=settings.pushgateway_job,
-                                 project_id=settings.project_id or "", metrics=metrics)
+                             succeeded=code is ExitCode.OK, finished_at=ended_at, exit_code=int(code))
+        error = await asyncio.to_thread(push_run_metrics, settings.pushgateway, job=settings.pushgateway_job,
+                                        project_id=settings.project_id or "", metrics=metrics)
         if error:
             log.warning("pushgateway_failed", error=error)
+        else:
+            log.info("metrics_pushed", pushgateway_job=settings.pushgateway_job)
     return code

@@ -139,6 +139,7 @@ class Scheduler:
                 result = await self.runner.run(spec, keep)
             except AbortError as error:
                 self._abort(error)
+                self._interrupted(index, live)
                 return False
             except asyncio.CancelledError:
                 self._interrupted(index, live)

@@ -206,24 +206,26 @@ def read_config_file(path: str) -> dict[str, tuple[Any, str]]:
     """The config file's values, each with where it stands (``file:line``) for error messages."""
     try:
         with open(path, encoding="utf-8") as handle:
-            root = yaml.compose(handle, Loader=yaml.SafeLoader)
+            text = handle.read()
+        root = yaml.compose(text, Loader=yaml.SafeLoader)  # for the line of each key
+        data = yaml.safe_load(text)
     except OSError as exc:
         raise SettingsError(f"config file {path}: cannot read it: {exc.strerror}") from None
     except yaml.YAMLError as exc:
         raise SettingsError(f"config file {path}: not valid YAML: {exc}") from None
     if root is None:
         return {}
-    if not isinstance(root, yaml.MappingNode):
+    if not isinstance(root, yaml.MappingNode) or not isinstance(data, dict):
         raise SettingsError(f"{path}:{root.start_mark.line + 1}: the config file must be a mapping of settings")
     known = {spec.key for spec in SETTINGS}
     values: dict[str, tuple[Any, str]] = {}
-    for key_node, value_node in root.value:
+    for key_node, _ in root.value:
         key, where = str(key_node.value), f"{path}:{key_node.start_mark.line + 1}"
         if key in _SECRET_KEYS:
             raise SettingsError(f"{where}: {key} is a secret: set it in the environment, never in a file")
         if key not in known:
             raise SettingsError(f"{where}: unknown setting {key!r} (known: {', '.join(sorted(known))})")
-        values[key] = (yaml.safe_load(yaml.serialize(value_node)), where)
+        values[key] = (data.get(key), where)
     return values
 
 

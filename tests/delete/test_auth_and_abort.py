@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from tests.delete.test_outcomes import seed_items, text_plan
 from tests.harness import PROJECT, TOKEN, Run, cloud_env, emulator_on_loopback
-from worker.emulator import AccessKey, IamUser
+from worker.emulator import AccessKey, FaultRule, IamUser
 
 PASSWORD = "pa55-Word-never-logged"
 SK = "sk-never-logged-0123456789abcdef"
@@ -58,7 +59,7 @@ def test_aksk_signed_run_with_security_token(worker: Callable[..., Run]) -> None
     ],
     ids=["403", "BackupService.4008", "401"],
 )
-def test_refused_run_aborts_with_exit_3_before_any_delete(scenario: dict[str, object], token: str,
+def test_refused_run_aborts_with_exit_3_before_any_delete(scenario: dict[str, Any], token: str,
                                                            code_seen: int, worker: Callable[..., Run]) -> None:
     """Refused credentials, permission or project abort the run with exit 3 after one read, no DELETE sent."""
     with emulator_on_loopback(**scenario) as served:
@@ -72,3 +73,25 @@ def test_refused_run_aborts_with_exit_3_before_any_delete(scenario: dict[str, ob
     abort = run.named("run_aborted")[0]
     assert str(code_seen) in abort["reason"]
     assert token not in run.stderr
+
+
+@pytest.mark.parametrize("kind", ["401", "403"])
+def test_credentials_refused_mid_run_abort_quickly(kind: str, worker: Callable[..., Run]) -> None:
+    """Credentials revoked (401, after one renewed login) or permission withdrawn (403) in the middle of a run
+    abort it with exit 3 at once: in-flight tasks are reported unfinished, the rest not attempted, and the cloud
+    gets only a handful of further requests."""
+    users = (IamUser("ops", PASSWORD, "acme"),)
+    # The preflight and the first ten CSBS calls pass; every later call is refused.
+    refuse = FaultRule("*", kind, after=11)
+    with emulator_on_loopback(users=users, faults=(refuse,), delete_duration_s=(0.2, 0.4)) as served:
+        pairs = seed_items(served, 40)
+        run = worker(["delete", "-"], password_env(served.url), stdin=text_plan(pairs))
+        refused = served.emulator.stats.faults_by_kind[kind]
+    assert run.code == 3
+    assert run.report is not None
+    counts = run.report["counts"]
+    assert counts["failed"] == 0
+    assert counts["not_attempted"] >= 25
+    assert refused <= 8  # a few tasks in flight each see one refusal (and one renewed login), then all stop
+    assert run.named("run_aborted")
+    assert {r["error_code"] for r in run.report["results"] if r["outcome"] == "timed_out"} <= {"run_aborted"}

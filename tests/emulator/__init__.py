@@ -1,0 +1,1 @@
+"""Tests of the CSBS emulator, over real loopback HTTP."""
