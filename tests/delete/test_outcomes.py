@@ -168,3 +168,15 @@ def test_report_to_stdout(worker: Callable[..., Run]) -> None:
     assert {"run_id", "started_at", "ended_at", "results"} <= set(report)
     assert {"checkpoint_id", "checkpoint_item", "outcome", "attempts", "error_code", "error_message",
             "submitted_at", "ended_at"} <= set(report["results"][0])
+
+
+def test_progress_events_off_a_terminal(worker: Callable[..., Run]) -> None:
+    """Off a terminal the run logs `progress` events (done, failed, in flight, rate, ETA) at the set interval."""
+    with emulator_on_loopback(delete_duration_s=(0.3, 0.4)) as served:
+        pairs = seed_items(served, 10)
+        run = worker(["delete", "--progress-interval", "0.1", "-"], cloud_env(served.url), stdin=text_plan(pairs))
+    assert run.code == 0
+    progress = run.named("progress")
+    assert len(progress) >= 3
+    assert {"total", "finished", "in_flight", "deleted", "failed", "rate_per_min", "eta_s"} <= set(progress[-1])
+    assert all(event["total"] == 10 and 0 <= event["in_flight"] <= 5 for event in progress)
