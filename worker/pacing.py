@@ -19,7 +19,7 @@ class PollTiming:
 
     first_s: float = 5.0  # the first look, after the DELETE (Terraform waits 5 s)
     min_s: float = 2.0  # never look again sooner than this
-    max_s: float = 60.0  # never wait longer than this between looks
+    max_s: float = 60.0  # the longest pause without progress to go by (an estimate may wait 5 times this)
 
 
 class Pacer:
@@ -28,6 +28,12 @@ class Pacer:
     # Progress is reported in whole percent: below this, an estimate is too coarse to aim at the end,
     # so the pacer looks again halfway to the estimated end to learn more.
     COARSE_PROGRESS = 10
+    # Aim a little after the estimated end: an early look costs a call and another pause, a late one only
+    # this fraction of the remaining time.
+    MARGIN = 1.03
+    # An estimate from progress may wait this many times poll_max: a deletion of 30 minutes that reports
+    # its progress needs a few looks, not one a minute.
+    ESTIMATE_CAP = 5.0
 
     def __init__(self, timing: PollTiming, started_at: float) -> None:
         self.timing = timing
@@ -51,11 +57,11 @@ class Pacer:
             if sighting.seen is not Seen.RUNNING:
                 self._idle_since = now
             return self._backoff()
-        remaining = self._remaining_s(now, progress)
+        remaining = self._remaining_s(now, progress) * self.MARGIN
         self._previous = (now, progress)
         if progress < self.COARSE_PROGRESS:
             remaining /= 2
-        return self._clamp(remaining)
+        return min(self.timing.max_s * self.ESTIMATE_CAP, max(self.timing.min_s, remaining))
 
     def _remaining_s(self, now: float, progress: int) -> float:
         """Seconds left, from the speed between two looks or since the task started running."""
@@ -72,5 +78,3 @@ class Pacer:
         self._idle_delay_s = min(self.timing.max_s, self._idle_delay_s * 1.5)
         return delay
 
-    def _clamp(self, delay: float) -> float:
-        return min(self.timing.max_s, max(self.timing.min_s, delay))

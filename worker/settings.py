@@ -149,7 +149,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "progress_interval_s"),
     SettingSpec("poll_first", _seconds, 5.0, "seconds before the first look at a new task", "poll_first_s"),
     SettingSpec("poll_min", _positive_float, 2.0, "shortest pause between looks at a task", "poll_min_s"),
-    SettingSpec("poll_max", _positive_float, 30.0, "longest pause between looks at a task", "poll_max_s"),
+    SettingSpec("poll_max", _positive_float, 60.0, "longest pause between looks without progress to go by "
+                "(a progress estimate may wait 5 times this)", "poll_max_s"),
     SettingSpec("lag_window", _seconds, 60.0, "seconds a backup may still look untouched after its DELETE",
                 "lag_window_s"),
     SettingSpec("retry_base", _positive_float, 1.0, "first backoff step in seconds (full jitter)", "retry_base_s"),
