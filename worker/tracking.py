@@ -96,11 +96,9 @@ class _Task:
 class TaskRunner:
     """Runs tasks against a client; one runner serves every task of a run."""
 
-    def __init__(self, client: TaskClient, policy: TrackingPolicy,
-                 on_state: Callable[[str, dict[str, Any]], None] | None = None) -> None:
+    def __init__(self, client: TaskClient, policy: TrackingPolicy) -> None:
         self.client = client
         self.policy = policy
-        self._on_state = on_state
 
     async def run(self, spec: TaskSpec, result_sink: Callable[[TaskResult], None] | None = None) -> TaskResult:
         """Delete and follow ``spec`` until its end is seen or its timeout passes; never raises for the
@@ -146,8 +144,7 @@ class TaskRunner:
             task.maybe_applied = True
             self._state(task, "task_busy", attempt=task.result.attempts, **answer.log_fields())
         elif kind is AnswerKind.GONE:
-            outcome = Outcome.DELETED if task.maybe_applied else Outcome.ALREADY_ABSENT
-            raise self._finish(task, outcome, answer)
+            raise self._finish(task, Outcome.DELETED if task.maybe_applied else Outcome.ALREADY_ABSENT)
         elif kind is AnswerKind.FATAL:
             raise self._abort(answer)
         elif kind is AnswerKind.PERMANENT:
@@ -254,9 +251,8 @@ class TaskRunner:
                           f"{answer.error_msg or ''} (request id {answer.request_id})".replace("  ", " "))
 
     def _state(self, task: _Task, event: str, level: str = "info", **fields: Any) -> None:
+        """One log event per state change of the task (its ids are bound by the scheduler)."""
         getattr(log, level)(event, **fields)
-        if self._on_state is not None:
-            self._on_state(event, fields)
 
     async def has_ended(self, spec: TaskSpec) -> bool:
         """One look (no retries): True when the task is seen to no longer run at the provider."""
