@@ -142,6 +142,15 @@ def _read_plan(args: argparse.Namespace, project_id: str | None) -> Plan:
                      on_warning=lambda message: log.warning("plan_duplicate", detail=message))
 
 
+def _check_usage(args: argparse.Namespace) -> None:
+    if args.policy and args.plans:
+        raise UsageError("give either PLAN files or --policy, not both")
+    if args.explain and not args.policy:
+        raise UsageError("--explain goes with --policy")
+    if args.emulator_scenario and not args.emulator:
+        raise UsageError("--emulator-scenario goes with --emulator")
+
+
 def _check_size(count: int, settings: Settings) -> None:
     if settings.max_deletions is not None and count > settings.max_deletions:
         raise UsageError(f"the plan holds {count} deletion tasks, more than --max-deletions "
@@ -167,6 +176,7 @@ async def _cloud(args: argparse.Namespace, settings: Settings,
 
 async def _delete_job(args: argparse.Namespace, settings: Settings, status: StatusLine, run_id: str,
                       embedded: EmbeddedCloud | None) -> int:
+    _check_usage(args)
     started_at = time.time()
     stops = StopRequests()
     stops.install(settings.deadline_s)

@@ -113,3 +113,19 @@ def test_config_file_secret_is_refused(worker: Callable[..., Run], write_plan: C
     assert run.code == 2
     assert "config.yaml:2" in run.stderr
     assert "hunter2" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["delete", "--policy", "p.yaml", "plan.yaml"], "not both"),
+        (["delete", "--explain", "e.json", "-"], "--explain goes with --policy"),
+        (["delete", "--emulator-scenario", "s.yaml", "-"], "--emulator-scenario goes with --emulator"),
+    ],
+    ids=["policy-and-plan", "explain-alone", "scenario-alone"],
+)
+def test_contradictory_options(argv: list[str], words: str, worker: Callable[..., Run]) -> None:
+    """Options that contradict each other are exit 2 before anything is read or sent."""
+    run = worker(argv, {"CSBS_AUTH_TOKEN": TOKEN})
+    assert run.code == 2
+    assert words in run.named("bad_input")[0]["error"]
