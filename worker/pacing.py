@@ -23,14 +23,20 @@ class PollTiming:
 
 
 class Pacer:
-    """Chooses the pause before the next look at one task."""
+    """Chooses the pause before the next look at one task.
 
-    # Progress is reported in whole percent: below this, an estimate is too coarse to aim at the end,
-    # so the pacer looks again halfway to the estimated end to learn more.
-    COARSE_PROGRESS = 10
-    # Aim a little after the estimated end: an early look costs a call and another pause, a late one only
-    # this fraction of the remaining time.
-    MARGIN = 1.03
+    Progress comes in whole percent, so one look at ``p`` percent after ``elapsed`` seconds of running
+    bounds the end: after ``elapsed * 100 / (p + 1)`` and no later than ``elapsed * 100 / p``. Once that
+    window is narrow (``p`` at least ``FINE_PROGRESS``) the pacer looks at its late edge, one look that
+    sees the end; before, at its early edge, which is never past the end and shows the task well along.
+    Both need the running time, known when the task started at the DELETE (it was never seen queued);
+    after a wait in the provider's queue the start is unknown, and the speed between two looks decides.
+    """
+
+    FINE_PROGRESS = 10
+    LATE_MARGIN = 1.002  # just past the late edge, for clocks and rounding
+    # A speed measured between two looks is less exact: aim this much after the estimated end.
+    SPEED_MARGIN = 1.03
     # An estimate from progress may wait this many times poll_max: a deletion of 30 minutes that reports
     # its progress needs a few looks, not one a minute.
     ESTIMATE_CAP = 5.0
@@ -38,6 +44,7 @@ class Pacer:
     def __init__(self, timing: PollTiming, started_at: float) -> None:
         self.timing = timing
         self._idle_since = started_at  # the last instant the task was known not to be running
+        self._queued = False  # seen waiting in the provider's queue since the DELETE
         self._previous: tuple[float, int] | None = None  # (time, progress) of the last running look
         self._idle_delay_s = timing.min_s
 
@@ -47,6 +54,7 @@ class Pacer:
     def restart(self, now: float) -> None:
         """Forget what was learnt (a DELETE was sent again)."""
         self._idle_since = now
+        self._queued = False
         self._previous = None
         self._idle_delay_s = self.timing.min_s
 
@@ -56,25 +64,31 @@ class Pacer:
         if sighting.seen is not Seen.RUNNING or not progress:
             if sighting.seen is not Seen.RUNNING:
                 self._idle_since = now
+                self._queued = self._queued or sighting.seen is Seen.QUEUED
             return self._backoff()
-        remaining = self._remaining_s(now, progress) * self.MARGIN
+        if self._queued:
+            remaining = self._remaining_by_speed_s(now, progress)
+        else:
+            remaining = self._remaining_by_bounds_s(now - self._idle_since, progress)
         self._previous = (now, progress)
-        if progress < self.COARSE_PROGRESS:
-            remaining /= 2
         return min(self.timing.max_s * self.ESTIMATE_CAP, max(self.timing.min_s, remaining))
 
-    def _remaining_s(self, now: float, progress: int) -> float:
-        """Seconds left, from the speed between two looks or since the task started running."""
+    def _remaining_by_bounds_s(self, elapsed: float, progress: int) -> float:
+        if progress >= self.FINE_PROGRESS:
+            return elapsed * 100.0 / progress * self.LATE_MARGIN - elapsed
+        return elapsed * 100.0 / (progress + 1) - elapsed
+
+    def _remaining_by_speed_s(self, now: float, progress: int) -> float:
+        """From the speed between two running looks; from the first, as if it started at the last idle look
+        (an overestimate of its running time), looking again halfway to be safe."""
         if self._previous is not None and progress > self._previous[1]:
             then, before = self._previous
             rate = (progress - before) / max(now - then, 1e-9)
-        else:
-            # Reported progress is truncated: the true value lies in [p, p + 1), so take the middle.
-            rate = (progress + 0.5) / max(now - self._idle_since, 1e-9)
-        return max(100.0 - progress - 0.5, 0.0) / rate
+            return max(100.0 - progress - 0.5, 0.0) / rate * self.SPEED_MARGIN
+        rate = (progress + 0.5) / max(now - self._idle_since, 1e-9)
+        return max(100.0 - progress - 0.5, 0.0) / rate / 2
 
     def _backoff(self) -> float:
         delay = self._idle_delay_s
         self._idle_delay_s = min(self.timing.max_s, self._idle_delay_s * 1.5)
         return delay
-

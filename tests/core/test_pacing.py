@@ -1,4 +1,4 @@
-"""The pacer looks again shortly after a task's estimated end, and backs off without progress."""
+"""The pacer looks again just after a task's end as its progress bounds it, and backs off without progress."""
 
 from __future__ import annotations
 
@@ -19,26 +19,46 @@ def test_first_look_waits_the_first_pause() -> None:
     assert Pacer(TIMING, started_at=0.0).first_delay() == 5.0
 
 
-def test_aims_at_the_estimated_end_from_progress_since_start() -> None:
-    """A task seen 40% done 20 s after its DELETE is looked at again about 30 s later (3% after the end)."""
-    pacer = Pacer(TIMING, started_at=0.0)
-    delay = pacer.next_delay(20.0, running(40))
-    assert delay == pytest.approx(59.5 / (40.5 / 20.0) * Pacer.MARGIN, rel=1e-6)
-    assert 29.0 < delay < 31.0
+def test_fine_progress_looks_at_the_latest_possible_end() -> None:
+    """A task seen 40% done 20 s after its DELETE ends by 50 s: the pacer looks just after, 30 s later."""
+    delay = Pacer(TIMING, started_at=0.0).next_delay(20.0, running(40))
+    assert delay == pytest.approx(20.0 * 100 / 40 * Pacer.LATE_MARGIN - 20.0)
+    assert 30.0 <= delay < 30.2
 
 
-def test_learns_the_speed_between_two_looks() -> None:
-    """Two looks 10 s apart that saw 50% then 75% put the next look 10 s later (25% per 10 s)."""
+def test_coarse_progress_looks_at_the_earliest_possible_end() -> None:
+    """A task seen 2% done after 5 s ends after 5 * 100 / 3 s at the earliest: the pacer looks then, when it
+    will be far enough along to bound the end closely."""
+    delay = Pacer(TIMING, started_at=0.0).next_delay(5.0, running(2))
+    assert delay == pytest.approx(5.0 * 100 / 3 - 5.0)
+
+
+def test_the_late_edge_is_never_before_the_true_end() -> None:
+    """For every true duration and look time, a look at the late edge comes at or after the true end."""
+    for duration in (30.0, 61.0, 165.0, 299.0):
+        for look in (5.0, 11.0, 27.0):
+            if look >= duration:
+                continue
+            progress = int(100 * look / duration)
+            if progress < Pacer.FINE_PROGRESS:
+                continue
+            assert look + Pacer(TIMING, 0.0).next_delay(look, running(progress)) >= duration
+
+
+def test_after_a_queue_wait_the_speed_between_looks_decides() -> None:
+    """Once seen queued, the start is unknown: two running looks 10 s apart (50% then 75%) put the next look
+    about 10 s later, with a small margin."""
     pacer = Pacer(TIMING, started_at=0.0)
+    pacer.next_delay(10.0, Sighting(Seen.QUEUED, 0))
     pacer.next_delay(40.0, running(50))
-    assert pacer.next_delay(50.0, running(75)) == pytest.approx(24.5 / 2.5 * Pacer.MARGIN)
+    assert pacer.next_delay(50.0, running(75)) == pytest.approx(24.5 / 2.5 * Pacer.SPEED_MARGIN)
 
 
-def test_coarse_progress_looks_again_halfway() -> None:
-    """Below 10% the estimate is too coarse: the pacer looks again halfway to the estimated end."""
+def test_after_a_queue_wait_the_first_running_look_looks_again_halfway() -> None:
+    """The first running look after a queue wait takes the whole wait as running time and looks halfway."""
     pacer = Pacer(TIMING, started_at=0.0)
-    full = Pacer(TIMING, started_at=0.0)._remaining_s(10.0, 5) * Pacer.MARGIN
-    assert pacer.next_delay(10.0, running(5)) == pytest.approx(full / 2)
+    pacer.next_delay(100.0, Sighting(Seen.QUEUED, 0))
+    assert pacer.next_delay(110.0, running(50)) == pytest.approx(49.5 / (50.5 / 10.0) / 2)
 
 
 def test_without_progress_pauses_grow_to_the_cap() -> None:
@@ -56,8 +76,9 @@ def test_estimates_are_clamped() -> None:
     assert Pacer(TIMING, started_at=0.0).next_delay(1000.0, running(10)) == 300.0
 
 
-def test_queue_time_does_not_count_as_running_time() -> None:
-    """Time spent queued is not taken as running time: the estimate starts from the last idle look."""
+def test_a_resent_delete_starts_afresh() -> None:
+    """After restart the pacer forgets a queue wait and counts running time from the new DELETE."""
     pacer = Pacer(TIMING, started_at=0.0)
-    pacer.next_delay(100.0, Sighting(Seen.QUEUED, 0))
-    assert pacer.next_delay(110.0, running(50)) == pytest.approx(49.5 / (50.5 / 10.0) * Pacer.MARGIN)
+    pacer.next_delay(10.0, Sighting(Seen.QUEUED, 0))
+    pacer.restart(100.0)
+    assert pacer.next_delay(120.0, running(40)) == pytest.approx(20.0 * 100 / 40 * Pacer.LATE_MARGIN - 20.0)

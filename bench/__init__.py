@@ -1,0 +1,1 @@
+"""Benchmarks of csbs-worker against the CSBS emulator; they print figures and assert nothing."""
