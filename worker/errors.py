@@ -8,6 +8,7 @@
      |    +-- SettingsError        a setting is missing, malformed or contradictory
      |    +-- PolicyError          a retention policy is invalid
      +-- AbortError               credentials or permission refused, or the project refused: exit 3
+     +-- ServiceError             the cloud kept failing where the run needed an answer: exit 1
 
 Answers from the CSBS API are not exceptions: the client maps each one to a typed ``Answer``
 (see ``worker.csbs.answers``); only the scheduler turns a fatal answer into an ``AbortError``.
@@ -45,3 +46,8 @@ class PolicyError(UsageError):
 
 class AbortError(CsbsWorkerError):
     """The cloud refused the credentials, the permission or the project (exit 3)."""
+
+
+class ServiceError(CsbsWorkerError):
+    """The cloud kept failing (throttled, unavailable) where the run could not go on without an answer,
+    such as the listing a retention policy needs; nothing was deleted, and a later run may succeed (exit 1)."""

@@ -18,7 +18,7 @@ import structlog
 
 from worker.cloud import build_client, preflight
 from worker.csbs import AnswerKind, CsbsClient
-from worker.errors import AbortError, UsageError
+from worker.errors import AbortError, ServiceError, UsageError
 from worker.logs import configure_logging
 from worker.metrics import RunMetrics, push_run_metrics
 from worker.outcomes import ExitCode, Outcome
@@ -47,7 +47,7 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _start(args: argparse.Namespace) -> tuple[Settings, StatusLine] | int:
-    """Settings and logging, or the exit code of a bad setting (before logging exists: plain stderr)."""
+    """Settings and logging, or the exit code of a bad setting (logged with the format the flags ask for)."""
     status = StatusLine(sys.stderr)
     try:
         settings = load_settings(_flags(args))
@@ -73,9 +73,6 @@ def run_delete(args: argparse.Namespace, embedded: EmbeddedCloud | None = None) 
     except UsageError as error:
         log.error("bad_input", error=str(error), deleted=0)
         return ExitCode.USAGE
-    except AbortError as error:
-        log.error("run_aborted", reason=str(error))
-        return ExitCode.ABORTED
     finally:
         structlog.contextvars.clear_contextvars()
 
@@ -96,6 +93,9 @@ def run_plan(args: argparse.Namespace) -> int:
     except AbortError as error:
         log.error("run_aborted", reason=str(error))
         return ExitCode.ABORTED
+    except ServiceError as error:
+        log.error("run_failed", reason=str(error))
+        return ExitCode.INCOMPLETE
     sys.stdout.write(document)
     return ExitCode.OK
 
@@ -110,13 +110,16 @@ async def _plan_job(settings: Settings, policy: Policy, explain: str | None) -> 
 
 async def _plan_from_policy(client: CsbsClient, settings: Settings, policy: Policy,
                             explain: str | None) -> tuple[list[Task], list[Any]]:
-    """List every backup of the project, decide, write ``--explain``, and return the deletion tasks."""
-    answer = await client.list_items()
+    """List every backup of the project, decide, write ``--explain``, and return the deletion tasks.
+
+    The listing may take as long as one task (``task_timeout``), retrying throttled and transient pages.
+    """
+    answer = await client.list_items(deadline=asyncio.get_running_loop().time() + settings.task_timeout_s)
     if answer.kind is not AnswerKind.OK:
         if answer.kind is AnswerKind.FATAL:
             raise AbortError(f"listing the backups was refused: HTTP {answer.status} {answer.error_code}")
-        raise UsageError(f"cannot list the project's backups: HTTP {answer.status} {answer.error_code} "
-                         f"{answer.error_msg} (request id {answer.request_id})")
+        raise ServiceError(f"cannot list the project's backups: HTTP {answer.status} {answer.error_code} "
+                           f"{answer.error_msg} (request id {answer.request_id})")
     try:
         decisions = decide(answer.data, policy)
     except ValueError as error:  # a backup the service described in a way the planner cannot read
@@ -177,25 +180,35 @@ async def _cloud(args: argparse.Namespace, settings: Settings,
 async def _delete_job(args: argparse.Namespace, settings: Settings, status: StatusLine, run_id: str,
                       embedded: EmbeddedCloud | None) -> int:
     _check_usage(args)
+    policy = load_policy(args.policy) if args.policy else None
     started_at = time.time()
     stops = StopRequests()
     stops.install(settings.deadline_s)
+    results, end, calls = Results(Plan()), _RunEnd(), {}
     try:
         async with _cloud(args, settings, embedded) as (settings, plan), build_client(settings) as client:
-            if plan is None and not args.policy:
-                plan = _read_plan(args, settings.project_id)
-            await preflight(client)
-            tasks: Sequence[Task] = plan if plan is not None and not args.policy else (
-                await _plan_from_policy(client, settings, load_policy(args.policy), args.explain))[0]
-            _check_size(len(tasks), settings)
-            results = Results(tasks)
-            log.info("run_started", tasks=len(tasks), dry_run=args.dry_run, project_id=settings.project_id,
-                     endpoint=settings.endpoint, concurrency=settings.concurrency)
-            if args.dry_run:
-                end = await _dry_run(client, tasks)
-            else:
-                end = await _execute(client, settings, tasks, results, status, stops)
-            calls = dict(client.calls)
+            tasks: Sequence[Task] = Plan()
+            if policy is None:  # the plan is read and checked whole before the cloud is asked anything
+                tasks = plan if plan is not None else _read_plan(args, settings.project_id)
+                results = Results(tasks)
+            try:
+                await preflight(client)
+                if policy is not None:
+                    tasks = (await _plan_from_policy(client, settings, policy, args.explain))[0]
+                    results = Results(tasks)
+                _check_size(len(tasks), settings)
+                log.info("run_started", tasks=len(tasks), dry_run=args.dry_run, project_id=settings.project_id,
+                         endpoint=settings.endpoint, concurrency=settings.concurrency)
+                if args.dry_run:
+                    end = await _dry_run(client, tasks)
+                else:
+                    end = await _execute(client, settings, tasks, results, status, stops)
+            except (AbortError, ServiceError) as error:  # before any DELETE: still report and push
+                aborted = isinstance(error, AbortError)
+                log.error("run_aborted" if aborted else "run_failed", reason=str(error))
+                end = _RunEnd(aborted=aborted, unfinished=not aborted)
+            finally:
+                calls = dict(client.calls)
     finally:
         stops.remove()
     return await _finish(settings, run_id, started_at, results, end, calls, dry_run=args.dry_run)
@@ -203,8 +216,11 @@ async def _delete_job(args: argparse.Namespace, settings: Settings, status: Stat
 
 @dataclass
 class _RunEnd:
+    """How the run ended, beyond what the task outcomes say."""
+
     stopped: bool = False
     aborted: bool = False
+    unfinished: bool = False  # the cloud failed before the tasks were known
     in_flight: int = 0
 
 
@@ -255,7 +271,7 @@ async def _finish(settings: Settings, run_id: str, started_at: float, results: R
     """Summary, report and metrics; returns the exit code."""
     ended_at = time.time()
     counts = results.counts()
-    code = exit_code(counts, stopped=end.stopped, aborted=end.aborted)
+    code = exit_code(counts, stopped=end.stopped, aborted=end.aborted, unfinished=end.unfinished)
     sent = len(results.plan) - counts[Outcome.NOT_ATTEMPTED]
     log.info("run_summary", exit_code=int(code), duration_s=round(ended_at - started_at, 3), tasks=len(results.plan),
              calls=calls, calls_per_task=round(sum(calls.values()) / sent, 2) if sent else None, dry_run=dry_run,

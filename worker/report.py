@@ -87,13 +87,14 @@ class Results:
             yield result.to_json()
 
 
-def exit_code(counts: Mapping[str, int], *, stopped: bool, aborted: bool) -> ExitCode:
-    """The exit code of design.md: abort beats stop beats failures."""
+def exit_code(counts: Mapping[str, int], *, stopped: bool, aborted: bool, unfinished: bool = False) -> ExitCode:
+    """The exit code of design.md: abort beats stop beats failures; ``unfinished`` (the cloud failed
+    before the tasks could be known) counts as a failure."""
     if aborted:
         return ExitCode.ABORTED
     if stopped:
         return ExitCode.STOPPED
-    if counts.get(Outcome.FAILED, 0) or counts.get(Outcome.TIMED_OUT, 0):
+    if unfinished or counts.get(Outcome.FAILED, 0) or counts.get(Outcome.TIMED_OUT, 0):
         return ExitCode.INCOMPLETE
     return ExitCode.OK
 

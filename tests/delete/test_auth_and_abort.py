@@ -73,6 +73,8 @@ def test_refused_run_aborts_with_exit_3_before_any_delete(scenario: dict[str, An
     abort = run.named("run_aborted")[0]
     assert str(code_seen) in abort["reason"]
     assert token not in run.stderr
+    assert run.report is not None  # the report still says what is left
+    assert run.report["exit_code"] == 3 and run.report["counts"]["not_attempted"] == 5
 
 
 @pytest.mark.parametrize("kind", ["401", "403"])

@@ -77,3 +77,20 @@ def test_max_deletions_of_the_policy_refuses_the_plan(worker: Callable[..., Run]
     assert run.code == 2
     assert sent == 0
     assert "max_deletions" in run.named("bad_input")[0]["error"]
+
+
+def test_listing_that_keeps_failing_is_exit_1_with_a_report(worker: Callable[..., Run], tmp_path: Path) -> None:
+    """When the cloud keeps failing the listing a policy needs, the run gives up within the task timeout:
+    exit 1 (a later run may succeed), a report and no DELETE."""
+    from worker.emulator import FaultRule
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("keep:\n  last: 1\n", encoding="utf-8")
+    with emulator_on_loopback(faults=(FaultRule("list", "503"),)) as served:
+        seed_history(served, 4)
+        run = worker(["delete", "--policy", str(policy), "--task-timeout", "0.5"], cloud_env(served.url))
+        sent = sum(served.emulator.stats.deletes_by_target.values())
+    assert run.code == 1
+    assert sent == 0
+    assert "503" in run.named("run_failed")[0]["reason"]
+    assert run.report is not None and run.report["exit_code"] == 1
