@@ -126,8 +126,9 @@ async def test_rejected_token_is_renewed_once():
     assert [log["reason"] for log in logs if log["event"] == "auth_token_renewed"] == ["initial", "rejected"]
 
 
-async def test_refused_renewal_is_fatal():
-    """When the login after a 401 fails, the 401 stands: a fatal answer, and no second try of the call."""
+async def test_renewal_during_an_iam_outage_is_transient():
+    """When IAM is unavailable for the login after a 401, the call's answer is transient (retried later, the
+    run goes on), and the refused token is not sent again."""
     clocks = Clocks()
     emulator = clocks.make_emulator(token_ttl_s=600.0, faults=(FaultRule("auth", "503", after=1),))
     async with served(emulator) as (emu, url):
@@ -138,12 +139,24 @@ async def test_refused_renewal_is_fatal():
                 clocks.emulator.advance(700.0)
                 answer = await client.count_items()
                 after = await client.count_items()
-    assert (answer.kind, answer.status, answer.error_code) == (AnswerKind.FATAL, 401, "APIG.0301")
+    assert (answer.kind, answer.status) == (AnswerKind.TRANSIENT, 503)
     # the refused token is dropped: the next call tries to sign in, and does not send it again
     assert (after.kind, after.status) == (AnswerKind.TRANSIENT, 503)
     assert client.calls == {"auth": 3, "count": 2} == emu.stats.requests_by_route
     failed = [log for log in logs if log["event"] == "auth_login_failed"]
     assert [(log["http_status"], log["kind"]) for log in failed] == [(503, "transient")] * 2
+
+
+async def test_refused_renewal_is_fatal():
+    """When IAM refuses the login after a 401 (the password was changed), the 401 stands: a fatal answer."""
+    clocks = Clocks()
+    emulator = clocks.make_emulator(token_ttl_s=600.0, faults=(FaultRule("auth", "401", after=1),))
+    async with served(emulator) as (emu, url), make_client(url, password_auth(url, lambda: clocks.wall0)) as client:
+        await client.count_items()
+        clocks.emulator.advance(700.0)
+        answer = await client.count_items()
+    assert (answer.kind, answer.status) == (AnswerKind.FATAL, 401)
+    assert emu.stats.requests_by_route == {"auth": 2, "count": 2}
 
 
 async def test_wrong_password_is_fatal_and_sends_no_call():

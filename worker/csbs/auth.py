@@ -40,8 +40,10 @@ class Authenticator(Protocol):
         """The auth headers to add to this request, or a non-OK answer when signing in failed."""
         ...
 
-    async def renew(self, session: aiohttp.ClientSession) -> bool:
-        """After a 401: True when a fresh credential is now in force (the client retries once)."""
+    async def renew(self, session: aiohttp.ClientSession) -> bool | Answer:
+        """After a 401: True when a fresh credential is now in force (the client retries once); False
+        when there is none to get (the 401 stands); or the answer of a renewal that failed (a transient
+        one, such as IAM unavailable, is retried later instead of ending the run)."""
         ...
 
 
@@ -60,7 +62,7 @@ class TokenAuth:
         """The token header."""
         return {"X-Auth-Token": self._token}
 
-    async def renew(self, session: aiohttp.ClientSession) -> bool:
+    async def renew(self, session: aiohttp.ClientSession) -> bool | Answer:
         """A given token has no successor: a 401 stays a 401."""
         return False
 
@@ -121,12 +123,13 @@ class PasswordAuth:
         assert self._token is not None  # a successful login always sets it
         return {"X-Auth-Token": self._token}
 
-    async def renew(self, session: aiohttp.ClientSession) -> bool:
-        """Force one fresh login (shared with concurrent callers); True when it succeeded."""
-        renewed = await self._shared_login(session, self._logins, "rejected") is None
-        if not renewed:
-            self._token = None  # the cloud refused it: later calls sign in again before they send
-        return renewed
+    async def renew(self, session: aiohttp.ClientSession) -> bool | Answer:
+        """Force one fresh login (shared with concurrent callers); True when it succeeded, else its answer."""
+        failure = await self._shared_login(session, self._logins, "rejected")
+        if failure is None:
+            return True
+        self._token = None  # the cloud refused it: later calls sign in again before they send
+        return failure
 
     def _fresh(self) -> bool:
         """True while the cached token is not yet due for renewal."""
@@ -220,7 +223,7 @@ class AkSkAuth:
         headers["Authorization"] = sign(method, str(url), headers, body, self._ak, self._sk)
         return headers
 
-    async def renew(self, session: aiohttp.ClientSession) -> bool:
+    async def renew(self, session: aiohttp.ClientSession) -> bool | Answer:
         """Keys cannot be renewed here."""
         return False
 

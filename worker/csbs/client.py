@@ -180,9 +180,13 @@ class CsbsClient:
         if isinstance(auth, Answer):
             return auth
         answer = await self._send(session, route, method, url, auth)
-        if answer.status == 401 and await self._auth.renew(session):
-            auth = await self._auth.headers(session, method, url, b"")
-            answer = auth if isinstance(auth, Answer) else await self._send(session, route, method, url, auth)
+        if answer.status == 401:
+            renewed = await self._auth.renew(session)
+            if isinstance(renewed, Answer) and renewed.retryable:
+                return renewed  # IAM is unavailable right now: the caller retries, the run goes on
+            if renewed is True:
+                auth = await self._auth.headers(session, method, url, b"")
+                answer = auth if isinstance(auth, Answer) else await self._send(session, route, method, url, auth)
         return _picked(answer, pick)
 
     async def _send(
