@@ -62,7 +62,7 @@ def _add_settings(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--config", metavar="FILE", help="YAML config file (env CSBS_CONFIG)")
     for spec in SETTINGS:
         default = "none" if spec.default is None else spec.default
-        group.add_argument(spec.flag, dest=spec.key, metavar=spec.key.upper(),
+        group.add_argument(spec.flag, dest=spec.key, metavar=spec.metavar,
                            help=f"{spec.help} (env {spec.env}; default {default})")
 
 

@@ -125,6 +125,15 @@ class SettingSpec:
     def attribute(self) -> str:
         return self.field or self.key
 
+    @property
+    def metavar(self) -> str:
+        """What ``--help`` shows as the value: its unit where it has one."""
+        if self.attribute.endswith("_s"):
+            return "SECONDS"
+        if self.parse in (_positive_int, _positive_float):
+            return "N"
+        return "URL" if self.parse is _url else self.key.upper()
+
 
 SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("endpoint", _url, None, "CSBS endpoint, e.g. https://csbs.eu-de.otc.t-systems.com (required)"),
