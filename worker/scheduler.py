@@ -69,7 +69,6 @@ class Scheduler:
         self.progress = RunProgress(total=len(results.plan))
         self.stop_reason: str | None = None
         self.aborted: AbortError | None = None
-        self.slots_exhausted = False
         self._stopping = asyncio.Event()
         self._workers: list[asyncio.Task[None]] = []
         self._pending: Iterator[tuple[int, TaskSpec]] = iter(())
@@ -120,7 +119,6 @@ class Scheduler:
             if not await self._carry(index, spec):
                 break
         if self.progress.lost == self.concurrency and self._taken < self.progress.total:
-            self.slots_exhausted = True
             log.error("slots_exhausted", reason="every slot holds a task that timed out and may still run",
                       not_attempted=self.progress.total - self._taken)
 

@@ -137,12 +137,12 @@ class TaskRunner:
         kind = answer.kind
         if kind is AnswerKind.OK:
             task.maybe_applied = True
-            self._state(task, "task_submitted", attempt=task.result.attempts, request_id=answer.request_id)
+            self._state("task_submitted", attempt=task.result.attempts, request_id=answer.request_id)
         elif kind is AnswerKind.BUSY:
             # Already being deleted (by our earlier attempt or an interrupted run), or busy with a backup
             # or restore: following it tells which.
             task.maybe_applied = True
-            self._state(task, "task_busy", attempt=task.result.attempts, **answer.log_fields())
+            self._state("task_busy", attempt=task.result.attempts, **answer.log_fields())
         elif kind is AnswerKind.GONE:
             raise self._finish(task, Outcome.DELETED if task.maybe_applied else Outcome.ALREADY_ABSENT)
         elif kind is AnswerKind.FATAL:
@@ -216,7 +216,7 @@ class TaskRunner:
             raise self._finish(task, outcome)
         if seen in (Seen.QUEUED, Seen.RUNNING):
             if not task.seen_working:
-                self._state(task, "task_queued" if seen is Seen.QUEUED else "task_running",
+                self._state("task_queued" if seen is Seen.QUEUED else "task_running",
                             progress=sighting.progress)
             task.seen_working = True
             return
@@ -227,7 +227,7 @@ class TaskRunner:
             return
         # Untouched (or an old error) after the status lag: the DELETE was lost or refused silently.
         if self._lag_over(task) or task.seen_working:
-            self._state(task, "task_resent", reason=f"backup still {seen.value} after its DELETE")
+            self._state("task_resent", reason=f"backup still {seen.value} after its DELETE")
             await self._delete(task)
 
     def _lag_over(self, task: _Task) -> bool:
@@ -243,14 +243,14 @@ class TaskRunner:
         if level == "error":
             fields.update(http_status=task.result.http_status, error_code=task.result.error_code,
                           error_msg=task.result.error_message, request_id=task.result.request_id)
-        self._state(task, f"task_{outcome}", level=level, **fields)
+        self._state(f"task_{outcome}", level=level, **fields)
         return ended
 
     def _abort(self, answer: Answer) -> AbortError:
         return AbortError(f"the cloud refused the run: HTTP {answer.status} {answer.error_code or ''} "
                           f"{answer.error_msg or ''} (request id {answer.request_id})".replace("  ", " "))
 
-    def _state(self, task: _Task, event: str, level: str = "info", **fields: Any) -> None:
+    def _state(self, event: str, level: str = "info", **fields: Any) -> None:
         """One log event per state change of the task (its ids are bound by the scheduler)."""
         getattr(log, level)(event, **fields)
 
