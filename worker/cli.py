@@ -30,19 +30,19 @@ async def embedded_emulator(plan: Plan, project_id: str, scenario_path: str | No
                             seed: int = 1) -> AsyncIterator[tuple[str, str]]:
     """Serve a CSBS emulator on loopback, seeded with the plan's backups; yields (endpoint, token)."""
     token = secrets.token_urlsafe(24)
-    overrides = {"project_id": project_id, "tokens": {token: "demo-user"}}
+    tokens = {token: "demo-user"}
     try:
-        scenario = (Scenario.from_yaml(scenario_path, **overrides) if scenario_path
-                    else Scenario(delete_duration_s=DEMO_DELETE_DURATION_S, **overrides))  # type: ignore[arg-type]
+        scenario = (Scenario.from_yaml(scenario_path, project_id=project_id, tokens=tokens) if scenario_path
+                    else Scenario(project_id, tokens=tokens, delete_duration_s=DEMO_DELETE_DURATION_S))
     except ScenarioError as error:
         raise UsageError(str(error)) from None
     emulator = Emulator(scenario, seed=seed)
+    # The plan is deduplicated: a whole record never comes with items of its own.
     records: dict[str, list[str] | None] = {}
     for task in plan:
-        if task.item_id is None:
-            records[task.checkpoint_id] = None
-        elif records.setdefault(task.checkpoint_id, []) is not None:
-            records[task.checkpoint_id].append(task.item_id)  # type: ignore[union-attr]
+        items = records.setdefault(task.checkpoint_id, None if task.item_id is None else [])
+        if items is not None and task.item_id is not None:
+            items.append(task.item_id)
     if records:
         emulator.seed_plan(records.items())
     else:

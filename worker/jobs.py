@@ -240,18 +240,18 @@ async def _dry_run(client: CsbsClient, tasks: Sequence[Task]) -> _RunEnd:
     return _RunEnd()
 
 
-def _tracking_policy(settings: Settings) -> TrackingPolicy:
+def _tracking_policy(settings: Settings, retry: RetryPolicy) -> TrackingPolicy:
     return TrackingPolicy(
         task_timeout_s=settings.task_timeout_s,
         lag_window_s=settings.lag_window_s,
         timing=PollTiming(settings.poll_first_s, settings.poll_min_s, settings.poll_max_s),
-        retry=RetryPolicy(base_s=settings.retry_base_s, cap_s=settings.retry_cap_s),
+        retry=retry,
     )
 
 
 async def _execute(client: CsbsClient, settings: Settings, tasks: Sequence[Task], results: Results,
                    status: StatusLine, stops: StopRequests) -> _RunEnd:
-    runner = TaskRunner(client, _tracking_policy(settings))
+    runner = TaskRunner(client, _tracking_policy(settings, client.retry))
     scheduler = Scheduler(runner, results, concurrency=settings.concurrency, grace_s=settings.grace_s,
                           hold_s=settings.task_timeout_s, hold_poll_s=settings.poll_max_s)
     stops.attach(scheduler.request_stop)

@@ -15,9 +15,8 @@ from typing import Any
 
 import yaml
 
+from worker.csbs.client import DEFAULT_PROVIDER_ID
 from worker.errors import SettingsError
-
-DEFAULT_PROVIDER_ID = "fc4d5750-22e7-4798-8a46-f48f62c4c1da"
 
 
 class Secret:

@@ -191,23 +191,21 @@ class TaskRunner:
         await asyncio.sleep(max(0.0, when - task.loop.time()))
 
     async def _observe(self, task: _Task) -> Sighting:
-        spec = task.spec
-        if spec.item_id is None:
-            answer = await self._with_retries(
-                task, lambda: self.client.list_items(deadline=task.deadline, checkpoint_id=spec.checkpoint_id),
-                counts_as="polls")
-        else:
-            item = spec.item_id
-            answer = await self._with_retries(task, lambda: self.client.get_item(item), counts_as="polls")
-        if answer.kind is AnswerKind.GONE:
-            return Sighting(Seen.GONE)
-        if answer.kind is AnswerKind.OK:
-            return read_record(answer.data) if spec.item_id is None else read_item(answer.data)
+        answer = await self._with_retries(task, partial(self._look_up, task.spec, task.deadline), counts_as="polls")
+        sighting = _sighting(task.spec, answer)
+        if sighting is not None:
+            return sighting
         if answer.kind is AnswerKind.FATAL:
             raise self._abort(answer)
         if answer.retryable:
             raise TimeoutError
         raise self._finish(task, Outcome.FAILED, answer, message=f"cannot follow the task: {answer.error_msg}")
+
+    async def _look_up(self, spec: TaskSpec, deadline: float | None = None) -> Answer:
+        """One look at the task: its backup, or every backup of its record."""
+        if spec.item_id is None:
+            return await self.client.list_items(deadline=deadline, checkpoint_id=spec.checkpoint_id)
+        return await self.client.get_item(spec.item_id)
 
     async def _act(self, task: _Task, sighting: Sighting) -> None:
         seen = sighting.seen
@@ -256,13 +254,14 @@ class TaskRunner:
 
     async def has_ended(self, spec: TaskSpec) -> bool:
         """One look (no retries): True when the task is seen to no longer run at the provider."""
-        if spec.item_id is None:
-            answer = await self.client.list_items(checkpoint_id=spec.checkpoint_id)
-        else:
-            answer = await self.client.get_item(spec.item_id)
-        if answer.kind is AnswerKind.GONE:
-            return True
-        if answer.kind is not AnswerKind.OK:
-            return False
-        sighting = read_record(answer.data) if spec.item_id is None else read_item(answer.data)
-        return sighting.seen not in (Seen.QUEUED, Seen.RUNNING)
+        sighting = _sighting(spec, await self._look_up(spec))
+        return sighting is not None and sighting.seen not in (Seen.QUEUED, Seen.RUNNING)
+
+
+def _sighting(spec: TaskSpec, answer: Answer) -> Sighting | None:
+    """What a look's answer says of the task; None when the answer says nothing of it (an error)."""
+    if answer.kind is AnswerKind.GONE:
+        return Sighting(Seen.GONE)
+    if answer.kind is not AnswerKind.OK:
+        return None
+    return read_record(answer.data) if spec.item_id is None else read_item(answer.data)
