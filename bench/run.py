@@ -7,10 +7,10 @@ Usage::
     python bench/run.py utilization      # one scenario in full (utilization, overhead, plan_scale, faults)
     python bench/run.py --quick faults   # one scenario, shortened
 
-Each scenario starts the CSBS emulator in its own process on loopback (``bench/emulator_proc.py``) and runs
-the worker as users run it: ``python -m worker delete PLAN`` with the endpoint, project and token in the
-environment. Each prints a table and one JSON line of its figures; a run of several scenarios ends with
-one JSON line of the headline figures.
+Each scenario starts the CSBS (or CBR) emulator in its own process on loopback (``bench/emulator_proc.py``)
+and runs the worker as users run it: ``python -m worker delete PLAN`` with the endpoint, project and token
+(and ``CSBS_SERVICE=cbr`` for CBR) in the environment. Each prints a table and one JSON line of its
+figures; a run of several scenarios ends with one JSON line of the headline figures.
 
 Scenarios:
 
@@ -19,14 +19,18 @@ Scenarios:
     the worker's poll, retry and timeout settings alike) multiplied by one time factor so that the run
     is short. ``utilization`` = server-side task time / (5 x makespan); ``requests_per_task`` = requests
     the emulator received / tasks. The same figures for a baseline that deletes one backup at a time
-    and polls like Terraform (``bench/baseline.py``), run on a subset of the same kind of plan.
+    and polls like Terraform (``bench/baseline.py``), run on a subset of the same kind of plan, and for
+    the worker with ``--service cbr`` against the CBR emulator (a plain-text plan of backup ids, each a
+    server backup with one disk child): ``cbr_utilization``, ``cbr_requests_per_task``.
 ``overhead``
     Deletions that end at once (duration 0): tasks per second, the worker process's CPU milliseconds per
     task (user + sys) and its peak RSS, beside the baseline loop without waits (the floor of a minimal
     blocking client).
 ``plan_scale``
     Plain-text plans of per-backup entries through ``delete --dry-run`` (stdout to /dev/null): seconds and
-    peak RSS of the worker process, beside a process that only reads the lines.
+    peak RSS of the worker process, beside a process that only reads the lines. Then the planner:
+    ``python -m worker plan --policy P`` against an emulator seeded with 100,000 backups over 2,000
+    servers, once for CSBS and once for CBR (``planner_100k_csbs_s``, ``planner_100k_cbr_rss_mb``, ...).
 ``faults``
     ``utilization`` with 10 % of all requests answered 500 and 5 % answered 429 (and, in the full run, a
     variant whose 429s carry ``Retry-After``), beside the baseline under the same faults.
@@ -88,15 +92,20 @@ class Sizes:
     baseline_overhead_tasks: int
     plan_entries: tuple[int, ...]
     retry_after_variant: bool  # faults: also run the variant whose 429s carry Retry-After
+    planner_backups: int  # plan_scale: backups in the project `plan --policy` lists (CSBS and CBR)
+    planner_servers: int = 2000  # ... spread over this many servers (resource ids)
 
 
 FULL = Sizes(tasks=300, time_factor=0.005, baseline_tasks=40, overhead_tasks=20_000, baseline_overhead_tasks=2_000,
-             plan_entries=(100_000, 1_000_000), retry_after_variant=True)
+             plan_entries=(100_000, 1_000_000), retry_after_variant=True, planner_backups=100_000)
+# The CSBS emulator sorts all its backups for every page it lists: 100 pages of 1,000 take it about a minute,
+# too long for --quick, which plans a project of 20,000 instead.
+QUICK_PLANNER_BACKUPS = 20_000
 # The end-of-plan tail (slots idle after the last task was taken) depends on which durations come last, so
 # utilization moves by about 1 point with the emulator's seed (full size, seeds 1-3: 0.963, 0.974, 0.977),
 # and the quick run's 200 tasks may read higher or lower than the full run's 300.
 QUICK = Sizes(tasks=200, time_factor=0.003, baseline_tasks=12, overhead_tasks=10_000, baseline_overhead_tasks=1_000,
-              plan_entries=(100_000, 1_000_000), retry_after_variant=False)
+              plan_entries=(100_000, 1_000_000), retry_after_variant=False, planner_backups=QUICK_PLANNER_BACKUPS)
 
 
 # -- plans -----------------------------------------------------------------------------------------------
@@ -119,6 +128,25 @@ def write_plan(path: Path, entries: int, seed: int = 7) -> Path:
                 plan.write(f"{checkpoint_id} {fake_uuid(rng)}\n")
                 written += 1
     return path
+
+
+def write_cbr_plan(path: Path, entries: int, seed: int = 7) -> Path:
+    """A plain-text CBR plan: ``entries`` backup ids, one per line."""
+    rng = random.Random(seed)
+    with path.open("w", encoding="utf-8") as plan:
+        plan.writelines(f"{fake_uuid(rng)}\n" for _ in range(entries))
+    return path
+
+
+PLANNER_POLICY = """\
+# bench/run.py plan_scale: the same policy for CSBS and CBR (one history per server, resource_id)
+keep:
+  last: 3
+  daily: 7
+  weekly: 4
+  monthly: 6
+min_keep: 1
+"""
 
 
 # -- processes -------------------------------------------------------------------------------------------
@@ -154,6 +182,7 @@ class EmulatorProcess:
     endpoint: str
     control: str
     process: subprocess.Popen[bytes]
+    service: str = "csbs"
 
     def stats(self) -> dict[str, Any]:
         with urllib.request.urlopen(f"{self.control}/stats", timeout=30) as answer:
@@ -163,24 +192,28 @@ class EmulatorProcess:
     def env(self) -> dict[str, str]:
         """The worker's environment: this emulator, and no other sign-in method that could clash."""
         clean = {k: v for k, v in os.environ.items() if not k.startswith(("CSBS_", "HUAWEICLOUD_"))}
-        return {**clean, "CSBS_ENDPOINT": self.endpoint, "CSBS_PROJECT_ID": PROJECT_ID, "CSBS_AUTH_TOKEN": TOKEN}
+        return {**clean, "CSBS_SERVICE": self.service, "CSBS_ENDPOINT": self.endpoint, "CSBS_PROJECT_ID": PROJECT_ID,
+                "CSBS_AUTH_TOKEN": TOKEN}
 
 
 @contextlib.contextmanager
 def emulator(plan: Path | None, duration_s: tuple[float, float] = (0.0, 0.0),
-             faults: Sequence[dict[str, Any]] = (), seed: int = 1) -> Iterator[EmulatorProcess]:
-    """Start an emulator process seeded with the plan's backups; stop it on leaving."""
+             faults: Sequence[dict[str, Any]] = (), seed: int = 1, service: str = "csbs", random_backups: int = 0,
+             servers: int = 12) -> Iterator[EmulatorProcess]:
+    """Start an emulator process of ``service`` seeded with the plan's backups (and ``random_backups`` over
+    ``servers`` servers); stop it on leaving."""
     config = {"project_id": PROJECT_ID, "token": TOKEN, "delete_duration_s": list(duration_s),
-              "faults": list(faults), "seed": seed, "plan": str(plan) if plan else None}
-    process = subprocess.Popen([sys.executable, str(BENCH_DIR / "emulator_proc.py"), json.dumps(config)],
-                               stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+              "faults": list(faults), "seed": seed, "plan": str(plan) if plan else None,
+              "random_backups": random_backups, "servers": servers}
+    process = subprocess.Popen([sys.executable, str(BENCH_DIR / "emulator_proc.py"), "--service", service,
+                                json.dumps(config)], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
         if not line:
             raise RuntimeError("the emulator process ended before it listened")
         urls = json.loads(line)
-        yield EmulatorProcess(urls["endpoint"], urls["control"], process)
+        yield EmulatorProcess(urls["endpoint"], urls["control"], process, service)
     finally:
         process.terminate()
         try:
@@ -312,14 +345,18 @@ def scaled_durations(factor: float) -> tuple[float, float]:
     return REAL_DURATION_S[0] * factor, REAL_DURATION_S[1] * factor
 
 
-def measure_worker_slots(workdir: Path, sizes: Sizes, faults: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
-    """Run the worker on ``sizes.tasks`` deletions of scaled 30-300 s; its slot figures."""
+def measure_worker_slots(workdir: Path, sizes: Sizes, faults: Sequence[dict[str, Any]] = (),
+                         service: str = "csbs") -> dict[str, Any]:
+    """Run the worker on ``sizes.tasks`` deletions of scaled 30-300 s against ``service``; its slot figures."""
     factor = sizes.time_factor
-    plan = write_plan(workdir / "plan.txt", sizes.tasks)
-    with emulator(plan, scaled_durations(factor), faults) as emu:
+    if service == "cbr":
+        plan = write_cbr_plan(workdir / "plan.txt", sizes.tasks)
+    else:
+        plan = write_plan(workdir / "plan.txt", sizes.tasks)
+    with emulator(plan, scaled_durations(factor), faults, service=service) as emu:
         run = run_worker(emu, plan, scaled_flags(factor), workdir)
         stats = emu.stats()
-    _check_clean(run, "worker")
+    _check_clean(run, f"worker ({service})")
     first, last = run.makespan()
     requests = sum(stats["requests_by_route"].values())
     figures = slot_figures(stats["task_running_seconds"], last - first, requests, sizes.tasks, factor)
@@ -389,16 +426,23 @@ def slot_notes(sizes: Sizes) -> list[str]:
 
 
 def scenario_utilization(workdir: Path, sizes: Sizes) -> dict[str, Any]:
-    """Slot utilization and requests per task of the worker, beside the one-at-a-time baseline."""
+    """Slot utilization and requests per task of the worker (CSBS, then CBR), beside the one-at-a-time baseline."""
     worker = measure_worker_slots(workdir, sizes)
+    cbr = measure_worker_slots(workdir, sizes, service="cbr")
     baseline = measure_baseline_slots(workdir, sizes)
-    rows = [[key, worker[key], baseline[key], TARGETS.get(key, "")] for key in SLOT_ROWS]
-    rows.append(["requests_by_route", _routes(worker["requests_by_route"]), "", ""])
-    print_table("utilization", ["figure", "worker", "baseline (1 at a time)", "target"], rows, slot_notes(sizes))
+    rows = [[key, worker[key], cbr[key], baseline[key], TARGETS.get(key, "")] for key in SLOT_ROWS]
+    rows.append(["requests_by_route", _routes(worker["requests_by_route"]), _routes(cbr["requests_by_route"]), "",
+                 ""])
+    notes = [*slot_notes(sizes),
+             "worker (CBR): --service cbr against the CBR emulator, the same durations and settings; a plain-text "
+             "plan of backup ids, each a server backup with one disk child (one task each); the baseline is CSBS"]
+    print_table("utilization", ["figure", "worker (CSBS)", "worker (CBR)", "baseline (1 at a time)", "target"], rows,
+                notes)
     figures = {"utilization": worker["utilization"], "requests_per_task": worker["requests_per_task"],
+               "cbr_utilization": cbr["utilization"], "cbr_requests_per_task": cbr["requests_per_task"],
                "baseline_utilization": baseline["utilization"],
                "baseline_requests_per_task": baseline["requests_per_task"],
-               "time_factor": sizes.time_factor, "worker": worker, "baseline": baseline}
+               "time_factor": sizes.time_factor, "worker": worker, "cbr": cbr, "baseline": baseline}
     emit("utilization", figures)
     return figures
 
@@ -504,8 +548,62 @@ def scenario_plan_scale(workdir: Path, sizes: Sizes) -> dict[str, Any]:
              "floor: a Python process that only reads and splits the lines (no checks, no output)"]
     print_table("plan_scale", ["entries", "seconds", "cpu_s", "peak_rss_mb", "floor_s", "floor_rss_mb", "plan file",
                                "exit"], rows, notes)
+    figures.update(measure_planner(workdir, sizes))
     emit("plan_scale", figures)
     return figures
+
+
+def measure_planner(workdir: Path, sizes: Sizes) -> dict[str, Any]:
+    """``plan --policy`` over a project of ``sizes.planner_backups`` backups, CSBS and CBR: the whole process's
+    seconds, CPU and peak RSS, and what the emulator spent answering the listing."""
+    backups, servers = sizes.planner_backups, sizes.planner_servers
+    policy = workdir / "policy.yaml"
+    policy.write_text(PLANNER_POLICY, encoding="utf-8")
+    size = f"{backups // 1000}k"
+    figures: dict[str, Any] = {}
+    rows = []
+    for service in ("csbs", "cbr"):
+        with emulator(None, service=service, random_backups=backups, servers=servers) as emu:
+            before = emu.stats()
+            out, log = workdir / f"planned-{service}.txt", workdir / f"planner-{service}.log"
+            argv = [sys.executable, "-m", "worker", "plan", "--policy", str(policy), "--log-format", "json",
+                    "--max-rps", "100000"]
+            p = run_process(argv, emu.env(), stdout=out, stderr=log)
+            after = emu.stats()
+        if p.exit_code != 0:
+            print(f"!! planner ({service}): exited {p.exit_code}; its log: {log.read_text()[-2000:]}", file=sys.stderr)
+        ready = _log_event(log, "plan_ready") or {}
+        requests = sum(after["requests_by_route"].values()) - sum(before["requests_by_route"].values())
+        emulator_s = after["cpu_s"] - before["cpu_s"]
+        name = f"planner_{size}_{service}"
+        figures.update({f"{name}_s": round(p.wall_s, 2), f"{name}_rss_mb": round(p.max_rss_mb, 1),
+                        f"{name}_cpu_s": round(p.cpu_s, 2), f"{name}_emulator_cpu_s": round(emulator_s, 2),
+                        f"{name}_deletions": ready.get("deletions"), f"{name}_requests": requests})
+        rows.append([service, f"{backups:,}", p.wall_s, p.cpu_s, p.max_rss_mb, emulator_s, requests,
+                     ready.get("deletions"), p.exit_code])
+        out.unlink()
+    notes = [f"`python -m worker plan --policy P --max-rps 100000` against an emulator seeded (before it listens) "
+             f"with {backups:,} backups over {servers:,} servers, created over 180 days; policy: keep last 3, daily 7, "
+             "weekly 4, monthly 6, min_keep 1, one history per resource_id; the plan to a file",
+             "CSBS: records of 1-3 backups; CBR: server backups without disk children, 3/4 automatic in a "
+             "policy-named vault, the rest in `default`; every page is listed (1,000 a page)",
+             "seconds = the whole planner process (start-up included); emulator_cpu_s = what the emulator spent "
+             "answering it, part of those seconds (the CSBS emulator sorts every backup for each page)",
+             "at the default --max-rps 10, paging adds at least pages / 10 seconds"]
+    print_table("plan_scale: the planner", ["service", "backups", "seconds", "cpu_s", "peak_rss_mb",
+                                            "emulator_cpu_s", "requests", "deletions planned", "exit"], rows, notes)
+    return figures
+
+
+def _log_event(log_path: Path, event: str) -> dict[str, Any] | None:
+    """The last ``event`` of a JSON log."""
+    found = None
+    with log_path.open(encoding="utf-8", errors="replace") as log:
+        for line in log:
+            if f'"{event}"' in line:
+                with contextlib.suppress(ValueError):
+                    found = json.loads(line)
+    return found
 
 
 SCENARIOS = {
@@ -518,6 +616,9 @@ HEADLINE = {  # the figure -> the scenario that measures it
     "utilization": "utilization", "requests_per_task": "utilization", "baseline_utilization": "utilization",
     "faults_utilization": "faults", "tasks_per_s": "overhead", "cpu_ms_per_task": "overhead",
     "plan_1m_s": "plan_scale", "plan_1m_rss_mb": "plan_scale",
+    "cbr_utilization": "utilization", "cbr_requests_per_task": "utilization",
+    "planner_100k_csbs_s": "plan_scale", "planner_100k_csbs_rss_mb": "plan_scale",
+    "planner_100k_cbr_s": "plan_scale", "planner_100k_cbr_rss_mb": "plan_scale",
 }
 
 

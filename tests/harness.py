@@ -12,12 +12,14 @@ import json
 import sys
 import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractAsyncContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from worker.cli import main
 from worker.emulator import Emulator, Scenario, serve
+from worker.emulator.cbr import CbrEmulator, CbrScenario
+from worker.emulator.cbr import serve as serve_cbr
 
 PROJECT = "0123456789abcdef0123456789abcdef"
 TOKEN = "test-token-aaaabbbbccccdddd"
@@ -30,11 +32,10 @@ FAST = {
 }
 
 
-class ServedEmulator:
-    """An emulator serving on 127.0.0.1 (port 0) from a daemon thread until ``close``."""
+class _Served:
+    """Something served on 127.0.0.1 (port 0) from a daemon thread until ``close``."""
 
-    def __init__(self, emulator: Emulator) -> None:
-        self.emulator = emulator
+    def __init__(self) -> None:
         self.url = ""
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -44,9 +45,12 @@ class ServedEmulator:
         if not self._ready.wait(10):
             raise RuntimeError("the emulator did not start")
 
+    def _open(self) -> AbstractAsyncContextManager[str]:
+        raise NotImplementedError
+
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
-        async with serve(self.emulator, host="127.0.0.1", port=0) as url:
+        async with self._open() as url:
             self.url = url
             self._ready.set()
             await self._stop.wait()
@@ -63,12 +67,46 @@ class ServedEmulator:
         self._thread.join(10)
 
 
+class ServedEmulator(_Served):
+    """A CSBS emulator serving on 127.0.0.1 (port 0) from a daemon thread until ``close``."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        super().__init__()
+
+    def _open(self) -> AbstractAsyncContextManager[str]:
+        return serve(self.emulator, host="127.0.0.1", port=0)
+
+
+class ServedCbrEmulator(_Served):
+    """A CBR emulator serving on 127.0.0.1 (port 0) from a daemon thread until ``close``."""
+
+    def __init__(self, emulator: CbrEmulator) -> None:
+        self.emulator = emulator
+        super().__init__()
+
+    def _open(self) -> AbstractAsyncContextManager[str]:
+        return serve_cbr(self.emulator, host="127.0.0.1", port=0)
+
+
 @contextmanager
 def emulator_on_loopback(seed: int = 1, **scenario: Any) -> Iterator[ServedEmulator]:
     """An emulator of project PROJECT accepting TOKEN, with fast deletions unless told otherwise."""
     settings: dict[str, Any] = {"project_id": PROJECT, "tokens": {TOKEN: "user-1"}, "delete_duration_s": (0.05, 0.3)}
     settings.update(scenario)
     served = ServedEmulator(Emulator(Scenario(**settings), seed=seed))
+    try:
+        yield served
+    finally:
+        served.close()
+
+
+@contextmanager
+def cbr_emulator_on_loopback(seed: int = 1, **scenario: Any) -> Iterator[ServedCbrEmulator]:
+    """A CBR emulator of project PROJECT accepting TOKEN, with fast deletions unless told otherwise."""
+    settings: dict[str, Any] = {"project_id": PROJECT, "tokens": {TOKEN: "user-1"}, "delete_duration_s": (0.05, 0.3)}
+    settings.update(scenario)
+    served = ServedCbrEmulator(CbrEmulator(CbrScenario(**settings), seed=seed))
     try:
         yield served
     finally:

@@ -1,69 +1,74 @@
-"""The composition root: command line -> settings, plan, client, scheduler; outcome -> exit code.
+"""The composition root: argv -> a typed request -> a run; the run's exit code -> the process.
 
-Nothing imports this module; it alone wires the embedded emulator (``--emulator``) to the worker.
+``main`` installs the stop handlers first thing (a SIGTERM in the first instant still ends with a report and
+exit 4), parses argv, and hands a ``DeleteRequest`` or ``PlanRequest`` to its run. Nothing imports this
+module. It alone wires the embedded emulator, imported only for ``--emulator`` and ``emulator``.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
-import secrets
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from worker import __version__
-from worker.emulator import Emulator, Scenario, ScenarioError, serve
-from worker.emulator import add_arguments as add_emulator_arguments
-from worker.emulator import run as run_emulator
-from worker.errors import UsageError
-from worker.jobs import run_delete, run_plan
-from worker.plan import Plan
-from worker.settings import SETTINGS
+from worker.stopping import StopRequests
 
-DEMO_DELETE_DURATION_S = (2.0, 8.0)  # long enough to watch the queue work, short enough for a demo
-DEMO_RANDOM_BACKUPS = 40  # what an empty plan (``--policy``) finds in the embedded emulator
+Handler = Callable[[argparse.Namespace, StopRequests], int]
 
 
-@contextlib.asynccontextmanager
-async def embedded_emulator(plan: Plan, project_id: str, scenario_path: str | None = None,
-                            seed: int = 1) -> AsyncIterator[tuple[str, str]]:
-    """Serve a CSBS emulator on loopback, seeded with the plan's backups; yields (endpoint, token)."""
-    token = secrets.token_urlsafe(24)
-    tokens = {token: "demo-user"}
-    try:
-        scenario = (Scenario.from_yaml(scenario_path, project_id=project_id, tokens=tokens) if scenario_path
-                    else Scenario(project_id, tokens=tokens, delete_duration_s=DEMO_DELETE_DURATION_S))
-    except ScenarioError as error:
-        raise UsageError(str(error)) from None
-    emulator = Emulator(scenario, seed=seed)
-    # The plan is deduplicated: a whole record never comes with items of its own.
-    records: dict[str, list[str] | None] = {}
-    for task in plan:
-        items = records.setdefault(task.checkpoint_id, None if task.item_id is None else [])
-        if items is not None and task.item_id is not None:
-            items.append(task.item_id)
-    if records:
-        emulator.seed_plan(records.items())
-    else:
-        emulator.seed_random(DEMO_RANDOM_BACKUPS)
-    async with serve(emulator, host="127.0.0.1", port=0) as base_url:
-        yield base_url, token
+def _flags(args: argparse.Namespace) -> dict[str, Any]:
+    """Every setting as given on the command line; None where not given (and for options a command lacks)."""
+    from worker.settings import SETTINGS  # imported once the signals are caught: it costs 50 ms
+
+    flags = {spec.key: getattr(args, spec.key, None) for spec in SETTINGS}
+    flags["config"] = getattr(args, "config", None)
+    return flags
 
 
-def _delete(args: argparse.Namespace) -> int:
-    embedded = functools.partial(embedded_emulator, scenario_path=args.emulator_scenario)
-    return run_delete(args, embedded)
+def _delete(args: argparse.Namespace, stops: StopRequests) -> int:
+    from worker.run import DeleteRequest, DeleteRun
+
+    request = DeleteRequest(flags=_flags(args), plans=tuple(args.plans), plan_format=args.format,
+                            policy=args.policy, explain=args.explain, dry_run=args.dry_run, emulator=args.emulator,
+                            emulator_scenario=args.emulator_scenario)
+    embedded = None
+    if args.emulator:
+        from worker.demo import embedded_emulator
+
+        embedded = functools.partial(embedded_emulator, scenario_path=args.emulator_scenario)
+    return DeleteRun(request, stops, embedded).execute()
 
 
-def _add_settings(parser: argparse.ArgumentParser) -> None:
-    """One flag per row of the settings table; None means "not given" so lower layers may decide."""
+def _plan(args: argparse.Namespace, stops: StopRequests) -> int:
+    from worker.run import PlanRequest, PlanRun
+
+    return PlanRun(PlanRequest(flags=_flags(args), policy=args.policy, explain=args.explain), stops).execute()
+
+
+def _emulator(args: argparse.Namespace, stops: StopRequests) -> int:
+    from worker.emulator import run as run_emulator
+
+    stops.restore()  # the emulator's own loop handles Ctrl-C
+    code: int = run_emulator(args)
+    return code
+
+
+def _add_settings(parser: argparse.ArgumentParser, command: str) -> None:
+    """One flag per row of the settings table that ``command`` uses (argparse refuses the others); None
+    means "not given" so lower layers may decide."""
+    from worker.settings import SETTINGS
+
     group = parser.add_argument_group("settings (flag > CSBS_* environment > config file > default)")
     group.add_argument("--config", metavar="FILE", help="YAML config file (env CSBS_CONFIG)")
     for spec in SETTINGS:
-        default = "none" if spec.default is None else spec.default
-        group.add_argument(spec.flag, dest=spec.key, metavar=spec.metavar,
-                           help=f"{spec.help} (env {spec.env}; default {default})")
+        if command not in spec.commands:
+            continue
+        shape: dict[str, Any] = {"choices": spec.choices} if spec.choices else {"metavar": spec.metavar}
+        group.add_argument(spec.flag, dest=spec.key, **shape,
+                           help=f"{spec.help} (env {spec.env}; default {spec.shown_default})")
 
 
 def _add_delete(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -80,7 +85,7 @@ def _add_delete(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     parser.add_argument("--emulator", action="store_true",
                         help="run against an embedded CSBS emulator seeded with the plan's backups")
     parser.add_argument("--emulator-scenario", metavar="FILE", help="with --emulator: a scenario file")
-    _add_settings(parser)
+    _add_settings(parser, "delete")
     parser.set_defaults(handler=_delete)
 
 
@@ -91,28 +96,42 @@ def _add_plan(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
                     "to stdout, ready for `csbs-worker delete -`.")
     parser.add_argument("--policy", metavar="FILE", required=True, help="the retention policy (YAML)")
     parser.add_argument("--explain", metavar="FILE", help="write every keep/delete decision as JSON")
-    _add_settings(parser)
-    parser.set_defaults(handler=run_plan)
+    _add_settings(parser, "plan")
+    parser.set_defaults(handler=_plan)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(with_emulator: bool = True) -> argparse.ArgumentParser:
+    """The whole command line; the emulator's options only when ``with_emulator`` (importing it costs)."""
     parser = argparse.ArgumentParser(prog="csbs-worker", description="Delete CSBS backups in bulk, safely and fast.")
     parser.add_argument("--version", action="version", version=f"csbs-worker {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_delete(commands)
     _add_plan(commands)
     emulator = commands.add_parser("emulator", help="serve the CSBS emulator (tests, benchmarks, trials)")
-    add_emulator_arguments(emulator)
-    emulator.set_defaults(handler=run_emulator)
+    if with_emulator:
+        from worker.emulator import add_arguments as add_emulator_arguments
+
+        add_emulator_arguments(emulator)
+    emulator.set_defaults(handler=_emulator)
     return parser
 
 
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The subcommand argv names (the first word that is not an option), before parsing."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code of design.md."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    code: int = args.handler(args)
-    return code
+    """Run the command line; returns the exit code of docs/design.md, "Exit codes"."""
+    stops = StopRequests()
+    stops.install_early()
+    try:
+        words = sys.argv[1:] if argv is None else list(argv)
+        args = build_parser(with_emulator=_command_of(words) == "emulator").parse_args(words)
+        handler: Handler = args.handler
+        return handler(args, stops)
+    finally:
+        stops.restore()
 
 
 if __name__ == "__main__":

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 import structlog
 
+from worker.cbr.client import CbrClient
 from worker.csbs import AkSkAuth, Answer, AnswerKind, Authenticator, CsbsClient, PasswordAuth, TokenAuth
-from worker.errors import AbortError, SettingsError
+from worker.errors import AbortError, ServiceError, SettingsError, UnreachableError
+from worker.redact import Redactor
 from worker.retry import RetryPolicy, call_with_retries
 from worker.settings import AkSkCredentials, PasswordCredentials, Settings, TokenCredentials
 
 log = structlog.get_logger()
 
 
-def build_authenticator(settings: Settings) -> Authenticator:
+def build_authenticator(settings: Settings, redactor: Redactor | None = None) -> Authenticator:
     """The sign-in method the settings hold (exactly one, checked by ``require_cloud``)."""
     credentials, project_id = settings.credentials, settings.project_id
     if credentials is None or project_id is None:
@@ -27,16 +31,19 @@ def build_authenticator(settings: Settings) -> Authenticator:
         return AkSkAuth(credentials.ak.reveal(), credentials.sk.reveal(), project_id, security_token)
     assert isinstance(credentials, PasswordCredentials)
     return PasswordAuth(credentials.iam_endpoint, credentials.username, credentials.password.reveal(),
-                        credentials.domain_name, project_id)
+                        credentials.domain_name, project_id, on_token=redactor.add if redactor else None)
 
 
-def build_client(settings: Settings) -> CsbsClient:
-    """One client (one HTTP session, one rate limit) for the run."""
+def build_client(settings: Settings, redactor: Redactor | None = None) -> CsbsClient:
+    """One client (one HTTP session, one rate limit) for the run; ``redactor`` learns every secret the
+    sign-in holds or obtains, so none is ever logged or reported."""
+    if redactor is not None:
+        _register_secrets(settings, redactor)
     assert settings.endpoint is not None and settings.project_id is not None
     return CsbsClient(
         endpoint=settings.endpoint,
         project_id=settings.project_id,
-        auth=build_authenticator(settings),
+        auth=build_authenticator(settings, redactor),
         provider_id=settings.provider_id,
         max_rps=settings.max_rps,
         timeout=aiohttp.ClientTimeout(total=settings.request_timeout_s, sock_connect=min(10.0,
@@ -45,22 +52,68 @@ def build_client(settings: Settings) -> CsbsClient:
     )
 
 
+def _register_secrets(settings: Settings, redactor: Redactor) -> None:
+    credentials = settings.credentials
+    if isinstance(credentials, TokenCredentials):
+        redactor.add(credentials.token)
+    elif isinstance(credentials, AkSkCredentials):
+        redactor.add(credentials.sk)
+        redactor.add(credentials.security_token)
+    elif isinstance(credentials, PasswordCredentials):
+        redactor.add(credentials.password)
+
+
 def _log_retry(answer: Answer, attempt: int, delay_s: float) -> None:
     log.warning("request_retry", call="preflight", attempt=attempt, delay_s=round(delay_s, 3),
                 kind=str(answer.kind), **answer.log_fields())
 
 
-async def preflight(client: CsbsClient, budget_s: float = 120.0) -> None:
-    """One read before any DELETE: refused credentials, permission or project abort here (exit 3).
+def preflight_budget_s(settings: Settings) -> float:
+    """How long the preflight may retry: one backoff cap plus one request timeout (two minutes by default)."""
+    return settings.retry_cap_s + settings.request_timeout_s
 
-    A service that stays unavailable is only logged: every task retries within its own time.
+
+async def preflight(client: CsbsClient | CbrClient, budget_s: float, endpoint: str,
+                    probe: Callable[[], Awaitable[Answer]] | None = None, api: str = "CSBS") -> None:
+    """One read before any DELETE that proves the endpoint, credentials and project work (docs/design.md,
+    "Preflight").
+
+    Raises ``AbortError`` (exit 3) for refused credentials, permission or project, and for an endpoint that
+    answers but serves no API of the service there (a gateway 404: docs/csbs-api.md, Errors); ``UnreachableError``
+    (exit 1) when no usable answer came within ``budget_s``, retries included. ``probe`` is the read
+    (CSBS: the backup count; CBR: one vault), ``api`` the service's name in messages.
     """
+    read = probe or _csbs_probe(client)
     deadline = asyncio.get_running_loop().time() + budget_s
-    answer, _ = await call_with_retries(client.count_items, client.retry, deadline=deadline, on_retry=_log_retry)
-    if answer.kind is AnswerKind.FATAL:
-        raise AbortError(f"the cloud refused the run: HTTP {answer.status} {answer.error_code or '-'}: "
-                         f"{answer.error_msg or 'no message'} (request id {answer.request_id})")
+    misrouted: list[Answer] = []
+
+    async def attempt() -> Answer:
+        answer = await read()
+        if answer.kind is AnswerKind.NO_SERVICE:  # retried mid-run, but here it ends the run at once
+            misrouted.append(answer)
+            return dataclasses.replace(answer, kind=AnswerKind.PERMANENT)
+        return answer
+
+    answer, _ = await call_with_retries(attempt, client.retry, deadline=deadline, on_retry=_log_retry)
+    answer = misrouted[-1] if misrouted else answer
     if answer.kind is AnswerKind.OK:
-        log.info("preflight_ok", backups_in_project=answer.data, request_id=answer.request_id)
-    else:
-        log.warning("preflight_failed", **answer.log_fields())
+        log.info("preflight_ok", service=api.lower(), request_id=answer.request_id,
+                 **({"backups_in_project": answer.data} if api == "CSBS" else {}))
+        return
+    detail = (f"HTTP {answer.status or '-'} {answer.error_code or '-'}: {answer.error_msg or 'no message'} "
+              f"(request id {answer.request_id})")
+    if answer.kind is AnswerKind.NO_SERVICE:
+        raise AbortError(f"the endpoint {endpoint} serves no {api} API there ({detail}); check CSBS_ENDPOINT "
+                         f"(https://{api.lower()}.{{region}}.myhuaweicloud.com, no path)")
+    if answer.kind is AnswerKind.FATAL:
+        raise AbortError(f"the cloud refused the run: {detail}")
+    if answer.retryable:
+        raise UnreachableError(f"cannot reach the {api} API at {endpoint} within {budget_s:g} s; last error: "
+                               f"{detail}")
+    raise ServiceError(f"the {api} API at {endpoint} refused the first read: {detail}")
+
+
+def _csbs_probe(client: CsbsClient | CbrClient) -> Callable[[], Awaitable[Answer]]:
+    if not isinstance(client, CsbsClient):
+        raise TypeError("a CBR client needs its own probe")
+    return client.count_items

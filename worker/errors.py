@@ -1,28 +1,38 @@
-"""Every error type of the worker, in one place.
+"""Every error type of the worker, in one place, each with the exit code it ends a run with.
 
 ::
 
-    CsbsWorkerError              anything the worker raises on purpose
-     +-- UsageError               bad input, configuration or usage: exit 2, nothing deleted
+    CsbsWorkerError              anything the worker raises on purpose                       exit 1
+     +-- UsageError               bad input, configuration or usage; nothing deleted           exit 2
      |    +-- PlanError            a plan entry or line is invalid (names source and line)
      |    +-- SettingsError        a setting is missing, malformed or contradictory
      |    +-- PolicyError          a retention policy is invalid
-     +-- AbortError               credentials or permission refused, or the project refused: exit 3
-     +-- ServiceError             the cloud kept failing where the run needed an answer: exit 1
+     +-- AbortError               credentials or permission refused, the project refused, or    exit 3
+     |                            the endpoint serves no CSBS API
+     +-- ServiceError             the cloud kept failing where the run needed an answer         exit 1
+          +-- UnreachableError     the cloud could not be reached before the first DELETE       exit 1
 
-Answers from the CSBS API are not exceptions: the client maps each one to a typed ``Answer``
-(see ``worker.csbs.answers``); only the scheduler turns a fatal answer into an ``AbortError``.
+``exit_code_of`` is the one place that maps an error to its code. Answers from the cloud are not exceptions:
+the client maps each one to a typed ``Answer`` (``worker.csbs.answers``).
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
+
+from worker.outcomes import ExitCode
 
 
 class CsbsWorkerError(Exception):
     """Base of every error the worker raises on purpose."""
 
+    exit_code: ClassVar[ExitCode] = ExitCode.INCOMPLETE
+
 
 class UsageError(CsbsWorkerError):
     """Bad input, configuration or usage; the run stops before any DELETE (exit 2)."""
+
+    exit_code = ExitCode.USAGE
 
 
 class PlanError(UsageError):
@@ -45,9 +55,21 @@ class PolicyError(UsageError):
 
 
 class AbortError(CsbsWorkerError):
-    """The cloud refused the credentials, the permission or the project (exit 3)."""
+    """The cloud refused the credentials, the permission or the project, or the endpoint is not the API
+    (exit 3)."""
+
+    exit_code = ExitCode.ABORTED
 
 
 class ServiceError(CsbsWorkerError):
     """The cloud kept failing (throttled, unavailable) where the run could not go on without an answer,
     such as the listing a retention policy needs; nothing was deleted, and a later run may succeed (exit 1)."""
+
+
+class UnreachableError(ServiceError):
+    """The cloud could not be reached (or answered nothing usable) before the first DELETE (exit 1)."""
+
+
+def exit_code_of(error: CsbsWorkerError) -> ExitCode:
+    """The exit code a run ends with when ``error`` stops it."""
+    return error.exit_code

@@ -1,16 +1,24 @@
 """Read what a backup's (or a record's backups') state says about a deletion task: pure, no I/O.
 
-The public material is silent on several points (csbs-api.md, last section), so every reading is
-accepted: a finished deletion shows as 404 *or* as status ``deleted``; a queued one as
-``waiting_delete``, a running one as ``deleting``; a failed one as ``error`` with ``fail_op: delete``;
-and for a while after the DELETE the backup may still look untouched (the status lag).
+The public material is silent on several points (docs/csbs-api.md, "Where the public material is silent"),
+so every reading is accepted: a finished deletion shows as 404 *or* as status ``deleted`` (point 1); a
+queued one as ``waiting_delete``, a running one as ``deleting`` (point 2); a failed one as ``error`` with
+``fail_op: delete`` (point 3); and for a while after the DELETE the backup may still look untouched (the
+status lag). A status the worker does not know is its own sighting (``UNKNOWN``), never "untouched": reading
+it as untouched would re-send DELETEs for a backup the service is busy with.
+
+A failure sighting carries the time the service says the failure happened (``extend_info.finished_at``,
+else ``updated_at``; zone-less times are UTC, point 9) and the task id, so the tracker can tell a failure of
+its own DELETE from one left by an earlier deletion (docs/design.md, "Fresh and stale failures").
 """
 
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -23,6 +31,7 @@ class Seen(enum.Enum):
     FAILED = "failed"  # error with fail_op delete
     UNTOUCHED = "untouched"  # available, or error from another operation: not (yet) being deleted
     BLOCKED = "blocked"  # another operation runs on it (backing up, restoring)
+    UNKNOWN = "unknown"  # a status this worker does not know: followed, never re-sent
 
 
 @dataclass(frozen=True)
@@ -33,38 +42,79 @@ class Sighting:
     progress: int | None = None  # extend_info.progress, 0-100, while queued or running
     fail_reason: str | None = None
     fail_code: str | None = None
+    failed_at: float | None = None  # POSIX seconds the service gives for the failure (FAILED only)
+    task_id: str | None = None  # extend_info.taskid of the failed deletion (FAILED only)
+    status: str | None = None  # the raw status, for UNKNOWN
 
 
 _BLOCKING = frozenset({"waiting_protect", "protecting", "waiting_restore", "restoring"})
+_UNTOUCHED = frozenset({"available", "error"})
 
 
-def _progress(item: Mapping[str, Any]) -> int | None:
-    extend = item.get("extend_info") or {}
-    value = extend.get("progress")
-    return int(value) if isinstance(value, int | float) else None
+def read_progress(value: Any) -> int | None:
+    """``extend_info.progress`` as a whole percent 0-100: an int, a float or a numeric string; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if isinstance(value, int | float) and math.isfinite(value):
+        return min(100, max(0, int(value)))
+    return None
+
+
+def read_time(value: Any) -> float | None:
+    """A timestamp of the API as POSIX seconds: ISO 8601 with or without zone (zone-less is UTC); else None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def _failure(item: Mapping[str, Any], extend: Mapping[str, Any]) -> Sighting:
+    code = extend.get("fail_code")
+    return Sighting(
+        Seen.FAILED,
+        fail_reason=_text(extend.get("fail_reason")) or "deletion ended in error",
+        fail_code=_text(code.get("Code")) if isinstance(code, Mapping) else None,
+        failed_at=read_time(extend.get("finished_at")) or read_time(item.get("updated_at")),
+        task_id=_text(extend.get("taskid")),
+    )
 
 
 def read_item(item: Mapping[str, Any]) -> Sighting:
     """The sighting of one backup from its ``checkpoint_item`` body."""
     status = item.get("status")
-    extend = item.get("extend_info") or {}
+    extend = item.get("extend_info")
+    extend = extend if isinstance(extend, Mapping) else {}
     if status == "deleted":
         return Sighting(Seen.GONE)
     if status == "waiting_delete":
-        return Sighting(Seen.QUEUED, _progress(item) or 0)
+        return Sighting(Seen.QUEUED, read_progress(extend.get("progress")) or 0)
     if status == "deleting":
-        return Sighting(Seen.RUNNING, _progress(item))
+        return Sighting(Seen.RUNNING, read_progress(extend.get("progress")))
     if status == "error" and extend.get("fail_op") == "delete":
-        code = extend.get("fail_code") or {}
-        return Sighting(Seen.FAILED, fail_reason=extend.get("fail_reason") or "deletion ended in error",
-                        fail_code=code.get("Code") if isinstance(code, Mapping) else None)
+        return _failure(item, extend)
     if status in _BLOCKING:
         return Sighting(Seen.BLOCKED)
-    return Sighting(Seen.UNTOUCHED)
+    if status in _UNTOUCHED:
+        return Sighting(Seen.UNTOUCHED)
+    return Sighting(Seen.UNKNOWN, status=str(status))
 
 
 # When a record's backups disagree, the first of these that any backup shows decides.
-_RECORD_PRECEDENCE = (Seen.RUNNING, Seen.QUEUED, Seen.BLOCKED, Seen.UNTOUCHED, Seen.FAILED)
+_RECORD_PRECEDENCE = (Seen.RUNNING, Seen.QUEUED, Seen.UNKNOWN, Seen.BLOCKED, Seen.UNTOUCHED, Seen.FAILED)
 
 
 def read_record(items: Iterable[Mapping[str, Any]]) -> Sighting:

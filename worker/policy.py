@@ -1,9 +1,15 @@
-"""A retention policy file: which CSBS backups a policy governs and which it keeps, parsed and checked.
+"""A retention policy file: which CSBS or CBR backups a policy governs and which it keeps, parsed and checked.
 
-The file is YAML (see ``config/policy.example.yaml``). Parsing walks the composed node tree rather
-than the loaded data so that every error names the file and the line it is about, and a duplicate or
-unknown key is refused instead of silently winning or being ignored. Pure: no I/O beyond reading the
-file in ``load_policy``.
+``select`` narrows what the policy governs: ``resource_ids`` (the backed-up servers), ``name_prefix`` (the
+backup's name), and for CBR ``vault_ids`` (UUIDs, any case) and ``vault_names`` (exact names): a CBR backup
+is selected when its vault is one of them. Vault names are how CSBS backups migrated into CBR are found:
+each old CSBS policy became a vault of its name, the rest went to ``default``. A CSBS backup has no vault,
+so a policy with a vault condition selects no CSBS backup (``Selection.uses_vaults`` tells a planner).
+
+The file is YAML (see ``config/policy.example.yaml``), read with ``worker.yamlsource``, the loader the
+plan and the config file use too. Parsing walks the composed node tree rather than the loaded data so that
+every error names the file and the line it is about, and a duplicate or unknown key is refused instead of
+silently winning or being ignored. Pure: no I/O beyond reading the file in ``load_policy``.
 """
 
 from __future__ import annotations
@@ -16,11 +22,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, TypeVar, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from worker.errors import PolicyError
+from worker.yamlsource import YamlSourceError, compose, construct, quote, read_file
 
 GroupBy = Literal["resource_id", "resource_name", "none"]
 """How backups form histories: one per server id (default), one per server name, or one for all."""
@@ -36,7 +41,8 @@ _EARLIEST: Final = datetime.min.replace(tzinfo=UTC)
 UTC_ZONE: Final = ZoneInfo("UTC")
 
 _TOP_KEYS: Final = ("timezone", "group_by", "select", "keep", "min_keep", "max_deletions")
-_SELECT_KEYS: Final = ("resource_ids", "name_prefix")
+_SELECT_KEYS: Final = ("resource_ids", "name_prefix", "vault_ids", "vault_names")
+_UUID: Final = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _KEEP_KEYS: Final = ("last", *PERIODS, "within", "tags")
 _TAG_KEYS: Final = ("key", "value")
 
@@ -90,14 +96,31 @@ class Tag:
 
 @dataclass(frozen=True)
 class Selection:
-    """Which backups the policy governs; every given condition must hold (None = no condition)."""
+    """Which backups the policy governs; every given condition must hold (None = no condition).
+
+    ``vault_ids`` (lower case) and ``vault_names`` apply to CBR backups, which the CBR planner gives a
+    ``vault_id`` and a ``vault_name``; an item without them (a CSBS backup) matches neither.
+    """
 
     resource_ids: frozenset[str] | None = None
     name_prefix: str | None = None
+    vault_ids: frozenset[str] | None = None
+    vault_names: frozenset[str] | None = None
+
+    @property
+    def uses_vaults(self) -> bool:
+        """Whether a condition names vaults (so only CBR backups can match)."""
+        return self.vault_ids is not None or self.vault_names is not None
 
     def matches(self, item: Mapping[str, Any]) -> bool:
-        """Whether a checkpoint_item falls under the policy."""
+        """Whether a backup (a CSBS checkpoint_item, or a CBR backup with its vault_name) falls under the policy."""
         if self.resource_ids is not None and item.get("resource_id") not in self.resource_ids:
+            return False
+        if self.vault_ids is not None:
+            vault_id = item.get("vault_id")
+            if not isinstance(vault_id, str) or vault_id.lower() not in self.vault_ids:
+                return False
+        if self.vault_names is not None and item.get("vault_name") not in self.vault_names:
             return False
         if self.name_prefix is not None:
             name = item.get("name")
@@ -146,12 +169,9 @@ class Policy:
 def load_policy(path: str) -> Policy:
     """Read and check a policy file; PolicyError says ``path:line: what is wrong``."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as exc:
-        raise PolicyError(f"{path}: cannot read the policy: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise PolicyError(f"{path}: the policy is not UTF-8 text") from None
+        text = read_file(path, "the policy")
+    except YamlSourceError as error:
+        raise PolicyError(str(error)) from None
     return parse_policy(text, path)
 
 
@@ -183,13 +203,9 @@ def _error(source: str, node: Node, message: str) -> PolicyError:
 
 def _compose(text: str, source: str) -> MappingNode:
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark is not None else 1
-        what = f"{exc.context}: {exc.problem}" if exc.context else exc.problem
-        raise PolicyError(f"{source}:{line}: not valid YAML: {what}") from None
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{source}: not valid YAML: {exc}") from None
+        root = compose(text, source)
+    except YamlSourceError as error:
+        raise PolicyError(str(error)) from None
     if root is None:
         raise PolicyError(f"{source}:1: the policy is empty")
     if not isinstance(root, MappingNode):
@@ -198,7 +214,7 @@ def _compose(text: str, source: str) -> MappingNode:
 
 
 def _fields(node: Node, source: str, allowed: tuple[str, ...], where: str) -> dict[str, Node]:
-    """The value nodes of a mapping by key, refusing unknown and repeated keys."""
+    """The value nodes of a mapping by key, refusing unknown keys (the loader refuses repeated ones)."""
     if not isinstance(node, MappingNode):
         raise _error(source, node, f"{where} must be a mapping with keys {', '.join(allowed)}")
     fields: dict[str, Node] = {}
@@ -206,9 +222,7 @@ def _fields(node: Node, source: str, allowed: tuple[str, ...], where: str) -> di
         key = _scalar(key_node, source)
         if key not in allowed:
             expected = ", ".join(allowed)
-            raise _error(source, key_node, f"unknown key {key!r} in {where} (expected one of: {expected})")
-        if key in fields:
-            raise _error(source, key_node, f"key {key!r} appears twice in {where}")
+            raise _error(source, key_node, f"unknown key {quote(str(key))} in {where} (expected one of: {expected})")
         fields[key] = value_node
     return fields
 
@@ -218,14 +232,14 @@ def _scalar(node: Node, source: str) -> Any:
     if not isinstance(node, ScalarNode):
         raise _error(source, node, "expected a single value here, not a list or mapping")
     try:
-        return SafeConstructor().construct_object(node)
-    except ConstructorError as exc:
-        raise _error(source, node, f"cannot read this value: {exc.problem}") from None
+        return construct(node, source)
+    except YamlSourceError as error:
+        raise PolicyError(str(error)) from None
 
 
 def _shown(node: Node) -> str:
     """The value as written in the file: ``yes`` rather than the ``True`` YAML makes of it."""
-    return repr(node.value) if isinstance(node, ScalarNode) else "a list or mapping"
+    return quote(str(node.value)) if isinstance(node, ScalarNode) else "a list or mapping"
 
 
 def _count(node: Node, source: str, name: str) -> int:
@@ -253,8 +267,9 @@ def _timezone(node: Node, source: str) -> ZoneInfo:
     name = _string(node, source, "timezone")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise _error(source, node, f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
+        hint = "use an IANA name such as Europe/Berlin"
+        raise _error(source, node, f"unknown time zone {quote(name)} ({hint})") from None
 
 
 def _group_by(node: Node, source: str) -> GroupBy:
@@ -262,7 +277,7 @@ def _group_by(node: Node, source: str) -> GroupBy:
     for choice in get_args(GroupBy):
         if value == choice:
             return choice  # type: ignore[no-any-return]
-    raise _error(source, node, f"group_by must be one of {', '.join(get_args(GroupBy))}, not {value!r}")
+    raise _error(source, node, f"group_by must be one of {', '.join(get_args(GroupBy))}, not {quote(value)}")
 
 
 def _selection(node: Node, source: str) -> Selection:
@@ -273,15 +288,36 @@ def _selection(node: Node, source: str) -> Selection:
     name_prefix = None
     if "name_prefix" in fields:
         name_prefix = _string(fields["name_prefix"], source, "select.name_prefix")
-    return Selection(resource_ids=resource_ids, name_prefix=name_prefix)
+    vault_ids = None
+    if "vault_ids" in fields:
+        vault_ids = frozenset(
+            _vault_id(child, source) for child in _sequence(fields["vault_ids"], source, "select.vault_ids")
+        )
+    vault_names = None
+    if "vault_names" in fields:
+        vault_names = frozenset(_string_list(fields["vault_names"], source, "select.vault_names"))
+    return Selection(resource_ids=resource_ids, name_prefix=name_prefix, vault_ids=vault_ids, vault_names=vault_names)
 
 
-def _string_list(node: Node, source: str, name: str) -> list[str]:
+def _vault_id(node: Node, source: str) -> str:
+    value = _string(node, source, "a vault id")
+    if _UUID.fullmatch(value.strip()) is None:
+        raise _error(
+            source, node, f"select.vault_ids: {quote(value)} is not a vault id (a UUID, 8-4-4-4-12 hex digits)"
+        )
+    return value.strip().lower()
+
+
+def _sequence(node: Node, source: str, name: str) -> list[Node]:
     if not isinstance(node, SequenceNode):
         raise _error(source, node, f"{name} must be a list of strings")
     if not node.value:
         raise _error(source, node, f"{name} is empty and would select nothing; leave it out to select all")
-    return [_string(child, source, name) for child in node.value]
+    return list(node.value)
+
+
+def _string_list(node: Node, source: str, name: str) -> list[str]:
+    return [_string(child, source, name) for child in _sequence(node, source, name)]
 
 
 def _keep(node: Node, source: str) -> KeepRules:

@@ -1,16 +1,20 @@
-"""What became of every task: results, counts, the JSON report and the exit code."""
+"""What became of every task: results, counts, the JSON report and the exit code.
+
+``iso`` and ``TaskResult`` live in ``worker.outcomes``; they are re-exported here for the report's readers.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from worker.outcomes import ExitCode, Outcome
+from worker.outcomes import ExitCode, Outcome, TaskResult, iso
+
+__all__ = ["CBR_KEYS", "PlannedTask", "Results", "TaskResult", "exit_code", "iso", "write_report"]
 
 
 class PlannedTask(Protocol):
@@ -21,45 +25,6 @@ class PlannedTask(Protocol):
 
     @property
     def item_id(self) -> str | None: ...
-
-
-def iso(timestamp: float | None) -> str | None:
-    """A Unix time as ISO 8601 UTC, or None."""
-    if timestamp is None:
-        return None
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass
-class TaskResult:
-    """The end of one task, as the report shows it."""
-
-    checkpoint_id: str
-    checkpoint_item: str | None
-    outcome: Outcome
-    attempts: int = 0  # DELETE requests sent for this task
-    polls: int = 0  # read requests sent to follow it
-    error_code: str | None = None
-    error_message: str | None = None
-    http_status: int | None = None
-    request_id: str | None = None
-    submitted_at: float | None = None  # Unix time of the first DELETE
-    ended_at: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "checkpoint_id": self.checkpoint_id,
-            "checkpoint_item": self.checkpoint_item,
-            "outcome": str(self.outcome),
-            "attempts": self.attempts,
-            "polls": self.polls,
-            "error_code": self.error_code,
-            "error_message": self.error_message,
-            "http_status": self.http_status,
-            "request_id": self.request_id,
-            "submitted_at": iso(self.submitted_at),
-            "ended_at": iso(self.ended_at),
-        }
 
 
 @dataclass
@@ -73,7 +38,7 @@ class Results:
         self.by_index[index] = result
 
     def counts(self) -> dict[str, int]:
-        """One key per outcome (design.md), zeros included."""
+        """One key per outcome (docs/design.md), zeros included."""
         counted = Counter(result.outcome for result in self.by_index.values())
         counted[Outcome.NOT_ATTEMPTED] += len(self.plan) - len(self.by_index)
         return {str(outcome): counted[outcome] for outcome in Outcome}
@@ -88,7 +53,7 @@ class Results:
 
 
 def exit_code(counts: Mapping[str, int], *, stopped: bool, aborted: bool, unfinished: bool = False) -> ExitCode:
-    """The exit code of design.md: abort beats stop beats failures; ``unfinished`` (the cloud failed
+    """The exit code of docs/design.md: abort beats stop beats failures; ``unfinished`` (the cloud failed
     before the tasks could be known) counts as a failure."""
     if aborted:
         return ExitCode.ABORTED
@@ -99,19 +64,40 @@ def exit_code(counts: Mapping[str, int], *, stopped: bool, aborted: bool, unfini
     return ExitCode.OK
 
 
-def write_report(path: str, header: Mapping[str, Any], results: Results) -> None:
-    """Write the JSON report (``-`` = stdout), streaming ``results`` so big plans stay cheap."""
+CBR_KEYS: Mapping[str, str] = {"checkpoint_id": "vault_id", "checkpoint_item": "backup_id"}
+"""How a CBR report names a task's ids: the backup, and the vault the plan gave (null when none)."""
+
+
+def _renamed(record: dict[str, Any], keys: Mapping[str, str]) -> dict[str, Any]:
+    return {keys.get(key, key): (None if value == "" else value) for key, value in record.items()}
+
+
+def write_report(path: str, header: Mapping[str, Any], results: Results,
+                 redact: Callable[[str], str] | None = None, keys: Mapping[str, str] | None = None) -> None:
+    """Write the JSON report (``-`` = stdout), streaming ``results`` so big plans stay cheap.
+
+    ``redact`` is applied to every string of the results and the header (secrets a server echoed back);
+    ``keys`` renames the id keys of every result (``CBR_KEYS`` for a CBR run).
+    """
     handle = sys.stdout if path == "-" else open(path, "w", encoding="utf-8")  # noqa: SIM115
     try:
-        body = dict(header)
+        body = _redacted(dict(header), redact)
         body["counts"] = results.counts()
         head = json.dumps(body, indent=2)
         handle.write(head[:-2] + ',\n  "results": [')
         for number, record in enumerate(results.iter_json()):
-            handle.write(("\n    " if number == 0 else ",\n    ") + json.dumps(record))
+            if keys:
+                record = _renamed(record, keys)
+            handle.write(("\n    " if number == 0 else ",\n    ") + json.dumps(_redacted(record, redact)))
         handle.write("\n  ]\n}\n")
     finally:
         if handle is not sys.stdout:
             handle.close()
         else:
             handle.flush()
+
+
+def _redacted(record: dict[str, Any], redact: Callable[[str], str] | None) -> dict[str, Any]:
+    if redact is None:
+        return record
+    return {key: redact(value) if isinstance(value, str) else value for key, value in record.items()}

@@ -5,10 +5,12 @@ Roles, botocore style:
 - ``RetryPolicy``: the settings (base, cap, attempts), a frozen value.
 - ``backoff_s``: truncated exponential backoff with full jitter, the randomness injected.
 - ``delay_before_retry_s``: the server's ``Retry-After`` when it sent one, else the backoff.
-- ``call_with_retries``: sends a call again while its answer is retryable (``Answer.retryable``),
+- ``call_with_retries``: sends a call again while its answer is retryable (``.retryable``),
   until the attempts run out or the next sleep would pass the caller's deadline.
 
-What is retryable is decided by ``worker.csbs.answers`` (throttled and transient answers), not here.
+What is retryable is decided by the answer itself (for CSBS, ``worker.csbs.answers``), not here: any value
+with ``.retryable`` and ``.retry_after_s`` (the ``RetryableAnswer`` protocol) can be retried, so this module
+depends on no client.
 """
 
 from __future__ import annotations
@@ -17,16 +19,29 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeAlias
+from typing import Protocol, TypeAlias, TypeVar
 
-if TYPE_CHECKING:
-    # Only for types: importing worker.csbs at run time would loop (its client imports this module).
-    from worker.csbs.answers import Answer
+
+class RetryableAnswer(Protocol):
+    """What retrying needs to know of an answer (``worker.csbs.Answer`` is one)."""
+
+    @property
+    def retryable(self) -> bool:
+        """True when sending the call again may get a better answer."""
+        ...
+
+    @property
+    def retry_after_s(self) -> float | None:
+        """The server's ``Retry-After`` in seconds, when it sent one."""
+        ...
+
+
+A = TypeVar("A", bound=RetryableAnswer)
 
 Rng: TypeAlias = Callable[[], float]
 """A source of floats in [0, 1); ``random.random`` in production, ``lambda: 1`` in tests."""
 
-OnRetry: TypeAlias = "Callable[[Answer, int, float], None]"
+OnRetry: TypeAlias = Callable[[A, int, float], None]
 """Called before each sleep with the retryable answer, the attempt that got it (1-based) and the delay."""
 
 
@@ -55,7 +70,7 @@ def backoff_s(policy: RetryPolicy, attempt: int, rng: Rng = random.random) -> fl
     return rng() * ceiling
 
 
-def delay_before_retry_s(policy: RetryPolicy, answer: Answer, attempt: int, rng: Rng = random.random) -> float:
+def delay_before_retry_s(policy: RetryPolicy, answer: RetryableAnswer, attempt: int, rng: Rng = random.random) -> float:
     """The server's ``Retry-After`` when it sent one (within 0..cap), else the jittered backoff."""
     if answer.retry_after_s is not None:
         return min(max(answer.retry_after_s, 0.0), policy.cap_s)
@@ -63,13 +78,13 @@ def delay_before_retry_s(policy: RetryPolicy, answer: Answer, attempt: int, rng:
 
 
 async def call_with_retries(
-    call: Callable[[], Awaitable[Answer]],
+    call: Callable[[], Awaitable[A]],
     policy: RetryPolicy,
     *,
     deadline: float | None,
-    on_retry: OnRetry | None = None,
+    on_retry: OnRetry[A] | None = None,
     rng: Rng = random.random,
-) -> tuple[Answer, int]:
+) -> tuple[A, int]:
     """Send ``call`` until its answer is not retryable, the attempts run out, or the deadline is near.
 
     ``deadline`` is a ``loop.time()`` instant; no sleep is started that would end after it.

@@ -2,21 +2,25 @@
 
 Every setting has one row in ``SETTINGS``. Its long flag is ``--{key with - for _}``, its environment
 variable ``CSBS_{KEY}``, its config-file key ``key``. Secrets are not in the table: they come only from
-the environment (design.md), see ``load_credentials``.
+the environment (docs/design.md), see ``load_credentials``.
 """
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
 import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import urlsplit
 
-import yaml
+from yaml.nodes import MappingNode, ScalarNode
 
-from worker.csbs.client import DEFAULT_PROVIDER_ID
 from worker.errors import SettingsError
+from worker.provider import DEFAULT_PROVIDER_ID
+from worker.yamlsource import YamlSourceError, compose, construct, line_of, quote, read_file
 
 
 class Secret:
@@ -102,6 +106,31 @@ def _url(text: str) -> str:
     return text.rstrip("/")
 
 
+def is_loopback(host: str | None) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1: a host whose traffic never leaves the machine."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _api_url(text: str) -> str:
+    """An API endpoint: tokens and signatures go there, so plain http only to loopback (the emulator)."""
+    url = _url(text)
+    if url.startswith("http://") and not is_loopback(urlsplit(url).hostname):
+        raise ValueError("must start with https://: tokens and signatures never go over plain http to a "
+                         "real host (http:// is only for a loopback host such as the emulator on 127.0.0.1)")
+    return url
+
+
+BOTH = frozenset({"delete", "plan"})
+DELETE = frozenset({"delete"})
+
+
 @dataclass(frozen=True)
 class SettingSpec:
     """One row of the settings table."""
@@ -111,6 +140,9 @@ class SettingSpec:
     default: Any
     help: str
     field: str = ""  # the Settings attribute, when it differs from key (units in names)
+    commands: frozenset[str] = DELETE  # the commands that use it: the others neither list nor accept its flag
+    choices: tuple[str, ...] = ()  # the values allowed, listed by --help
+    value_name: str = ""  # what --help shows as the value, when the unit does not say it
 
     @property
     def flag(self) -> str:
@@ -127,30 +159,52 @@ class SettingSpec:
     @property
     def metavar(self) -> str:
         """What ``--help`` shows as the value: its unit where it has one."""
+        if self.value_name:
+            return self.value_name
         if self.attribute.endswith("_s"):
             return "SECONDS"
         if self.parse in (_positive_int, _positive_float):
             return "N"
-        return "URL" if self.parse is _url else self.key.upper()
+        return "URL" if self.parse in (_url, _api_url) else self.key.upper()
 
+    @property
+    def shown_default(self) -> str:
+        """The default as --help prints it: ``1800``, not ``1800.0``; ``none`` for no default."""
+        if self.default is None:
+            return "none"
+        if isinstance(self.default, float) and self.default.is_integer():
+            return str(int(self.default))
+        return str(self.default)
+
+
+LOG_FORMATS = ("auto", "json", "console")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+SERVICES = ("csbs", "cbr")
 
 SETTINGS: tuple[SettingSpec, ...] = (
-    SettingSpec("endpoint", _url, None, "CSBS endpoint, e.g. https://csbs.eu-de.otc.t-systems.com (required)"),
-    SettingSpec("project_id", str, None, "project id the backups belong to (required)"),
-    SettingSpec("provider_id", str, DEFAULT_PROVIDER_ID, "CSBS provider id (fixed for CSBS)"),
-    SettingSpec("iam_endpoint", _url, None, "IAM endpoint for password login (with CSBS_PASSWORD)"),
-    SettingSpec("username", str, None, "IAM user name for password login"),
-    SettingSpec("domain_name", str, None, "IAM domain (account) name for password login"),
+    SettingSpec("service", _choice(*SERVICES), "csbs", "the backup service: csbs, or cbr (Cloud Backup and "
+                "Recovery, which replaces CSBS)", commands=BOTH, choices=SERVICES),
+    SettingSpec("endpoint", _api_url, None, "service endpoint, e.g. https://csbs.eu-de.otc.t-systems.com or "
+                "https://cbr.eu-de.otc.t-systems.com (required)", commands=BOTH),
+    SettingSpec("project_id", str, None, "project id the backups belong to (required)", commands=BOTH),
+    SettingSpec("provider_id", str, DEFAULT_PROVIDER_ID, "CSBS provider id (fixed for CSBS)", commands=BOTH),
+    SettingSpec("iam_endpoint", _api_url, None, "IAM endpoint for password login (with CSBS_PASSWORD)",
+                commands=BOTH),
+    SettingSpec("username", str, None, "IAM user name for password login", commands=BOTH),
+    SettingSpec("domain_name", str, None, "IAM domain (account) name for password login", commands=BOTH),
     SettingSpec("concurrency", _positive_int, 5, "deletion tasks outstanding at most (the provider runs 5)"),
     SettingSpec("task_timeout", _positive_float, 1800.0, "seconds to follow one task", "task_timeout_s"),
-    SettingSpec("max_rps", _positive_float, 10.0, "API requests per second, all calls together"),
+    SettingSpec("max_rps", _positive_float, 10.0, "API requests per second, all calls together", commands=BOTH),
     SettingSpec("max_deletions", _positive_int, None, "refuse a plan with more tasks than this"),
     SettingSpec("deadline", _positive_float, None, "seconds the run may take before it stops (exit 4)",
                 "deadline_s"),
     SettingSpec("grace", _seconds, 60.0, "seconds to follow tasks in flight after a stop", "grace_s"),
-    SettingSpec("report", str, None, "write the JSON report to this file (- = stdout)"),
-    SettingSpec("log_format", _choice("auto", "json", "console"), "auto", "auto: JSON off a terminal"),
-    SettingSpec("log_level", _choice("debug", "info", "warning", "error"), "info", "lowest level logged"),
+    SettingSpec("report", str, None, "write the JSON report to this file (- = stdout)", value_name="FILE"),
+    SettingSpec("log_format", _choice(*LOG_FORMATS), "auto", "auto: JSON off a terminal", commands=BOTH,
+                choices=LOG_FORMATS),
+    SettingSpec("log_level", _choice(*LOG_LEVELS), "info", "lowest level logged", commands=BOTH,
+                choices=LOG_LEVELS),
     SettingSpec("pushgateway", _url, None, "Prometheus Pushgateway URL: push run metrics at the end"),
     SettingSpec("pushgateway_job", str, "csbs-worker", "job label of the pushed metrics"),
     SettingSpec("progress_interval", _positive_float, 30.0, "seconds between progress events off a terminal",
@@ -161,10 +215,11 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "(a progress estimate may wait 5 times this)", "poll_max_s"),
     SettingSpec("lag_window", _seconds, 60.0, "seconds a backup may still look untouched after its DELETE",
                 "lag_window_s"),
-    SettingSpec("retry_base", _positive_float, 1.0, "first backoff step in seconds (full jitter)", "retry_base_s"),
-    SettingSpec("retry_cap", _positive_float, 60.0, "longest backoff in seconds", "retry_cap_s"),
+    SettingSpec("retry_base", _positive_float, 1.0, "first backoff step in seconds (full jitter)", "retry_base_s",
+                commands=BOTH),
+    SettingSpec("retry_cap", _positive_float, 60.0, "longest backoff in seconds", "retry_cap_s", commands=BOTH),
     SettingSpec("request_timeout", _positive_float, 60.0, "seconds one API request may take",
-                "request_timeout_s"),
+                "request_timeout_s", commands=BOTH),
 )
 
 SECRET_ENV = ("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "HUAWEICLOUD_SDK_SECURITY_TOKEN",
@@ -176,6 +231,7 @@ _SECRET_KEYS = frozenset({"ak", "sk", "security_token", "auth_token", "token", "
 class Settings:
     """Everything a run needs, after precedence and validation; units are in the names."""
 
+    service: str
     endpoint: str | None
     project_id: str | None
     provider_id: str
@@ -204,38 +260,75 @@ class Settings:
     credentials: Credentials | None = None
 
 
+PROVIDER_TASKS_PER_USER = 5  # CSBS runs five deletion tasks per user at once and queues the rest
+# Every CSBS_ variable the worker reads besides the settings table (CSBS_SERVICE: the service to talk to).
+OTHER_ENV = ("CSBS_CONFIG", "CSBS_SERVICE")
+
+
+def known_env() -> frozenset[str]:
+    """Every ``CSBS_*`` environment variable the worker knows."""
+    return frozenset({spec.env for spec in SETTINGS} | set(OTHER_ENV) |
+                     {name for name in SECRET_ENV if name.startswith("CSBS_")})
+
+
+def _unknown_env_warnings(env: Mapping[str, str]) -> list[str]:
+    known = known_env()
+    warnings = []
+    for name in sorted(env):
+        if not name.startswith("CSBS_") or name in known:
+            continue
+        nearest = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean {nearest[0]}?" if nearest else "; it is ignored"
+        warnings.append(f"unknown environment variable {name}{hint}")
+    return warnings
+
+
+def settings_warnings(settings: Settings, env: Mapping[str, str] | None = None,
+                      command: str = "delete") -> list[str]:
+    """What a run of ``command`` should warn about in settings it accepts: unknown ``CSBS_*`` variables (a
+    typo there silently leaves a default in force) and a concurrency above what the provider runs."""
+    env = os.environ if env is None else env
+    warnings = _unknown_env_warnings(env)
+    if command == "delete" and settings.concurrency > PROVIDER_TASKS_PER_USER:
+        warnings.append(
+            f"concurrency {settings.concurrency} is above {PROVIDER_TASKS_PER_USER}: the provider runs "
+            f"{PROVIDER_TASKS_PER_USER} deletion tasks per user and queues the rest, and their wait in the "
+            "queue counts against the task timeout")
+    return warnings
+
+
 def _parse(spec: SettingSpec, raw: Any, where: str) -> Any:
     try:
         return spec.parse(str(raw))
     except ValueError as exc:
-        raise SettingsError(f"{where}: bad {spec.key} {str(raw)!r}: {exc}") from None
+        reason = str(exc) if len(str(exc)) <= 200 else f"{str(exc)[:200]}..."  # float() echoes the value whole
+        raise SettingsError(f"{where}: bad {spec.key} {quote(str(raw))}: {reason}") from None
 
 
 def read_config_file(path: str) -> dict[str, tuple[Any, str]]:
-    """The config file's values, each with where it stands (``file:line``) for error messages."""
+    """The config file's values, each with where it stands (``file:line``) for error messages.
+
+    Read with ``worker.yamlsource``, as plans and policies are: a key given twice, a control character or
+    deep nesting is refused at its line, and echoed values are cut short.
+    """
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-        root = yaml.compose(text, Loader=yaml.SafeLoader)  # for the line of each key
-        data = yaml.safe_load(text)
-    except OSError as exc:
-        raise SettingsError(f"config file {path}: cannot read it: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise SettingsError(f"config file {path}: not valid YAML: {exc}") from None
-    if root is None:
-        return {}
-    if not isinstance(root, yaml.MappingNode) or not isinstance(data, dict):
-        raise SettingsError(f"{path}:{root.start_mark.line + 1}: the config file must be a mapping of settings")
-    known = {spec.key for spec in SETTINGS}
-    values: dict[str, tuple[Any, str]] = {}
-    for key_node, _ in root.value:
-        key, where = str(key_node.value), f"{path}:{key_node.start_mark.line + 1}"
-        if key in _SECRET_KEYS:
-            raise SettingsError(f"{where}: {key} is a secret: set it in the environment, never in a file")
-        if key not in known:
-            raise SettingsError(f"{where}: unknown setting {key!r} (known: {', '.join(sorted(known))})")
-        values[key] = (data.get(key), where)
-    return values
+        root = compose(read_file(path, "the config file"), path)
+        if root is None:
+            return {}
+        if not isinstance(root, MappingNode):
+            raise SettingsError(f"{path}:{line_of(root)}: the config file must be a mapping of settings")
+        known = {spec.key for spec in SETTINGS}
+        values: dict[str, tuple[Any, str]] = {}
+        for key_node, value_node in root.value:
+            key, where = str(key_node.value), f"{path}:{line_of(key_node)}"
+            if key in _SECRET_KEYS:
+                raise SettingsError(f"{where}: {key} is a secret: set it in the environment, never in a file")
+            if not isinstance(key_node, ScalarNode) or key not in known:
+                raise SettingsError(f"{where}: unknown setting {quote(key)} (known: {', '.join(sorted(known))})")
+            values[key] = (construct(value_node, path), where)
+        return values
+    except YamlSourceError as error:
+        raise SettingsError(str(error)) from None
 
 
 def load_settings(flags: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Settings:
@@ -324,7 +417,8 @@ def _password(settings: Settings, env: Mapping[str, str]) -> PasswordCredentials
 
 def require_cloud(settings: Settings, env: Mapping[str, str] | None = None) -> Settings:
     """The settings with credentials, once endpoint and project are known to be set."""
-    missing = [spec for spec in SETTINGS[:2] if getattr(settings, spec.attribute) is None]
+    required = [spec for spec in SETTINGS if spec.key in ("endpoint", "project_id")]
+    missing = [spec for spec in required if getattr(settings, spec.attribute) is None]
     if missing:
         names = " and ".join(f"{spec.key} ({spec.flag}, {spec.env} or the config file)" for spec in missing)
         raise SettingsError(f"{names} must be set: there is no default")

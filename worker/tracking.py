@@ -1,16 +1,24 @@
 """Carry one deletion task from its DELETE to a seen end: send, retry, follow, decide the outcome.
 
 A DELETE only queues a task at the provider, so ``200`` proves nothing: the task ends when the worker
-sees the backup gone (404 or ``deleted``) or failed (``error`` with ``fail_op: delete``). Answers that
-leave the DELETE's fate open (a dropped connection, a 5xx) make a later "busy" or 404 mean running or
-done, never failed. A backup that is already being deleted (an interrupted earlier run) is followed,
-not failed.
+sees the backup gone (404 ``CSBS.3001`` or ``deleted``) or failed (``error`` with ``fail_op: delete``, see
+docs/csbs-api.md, silent points 1-3). Answers that leave the DELETE's fate open (a dropped connection, a
+5xx) make a later "busy" or 404 mean running or done, never failed. A backup that is already being deleted
+(an interrupted earlier run) is followed, not failed; one adopted before any DELETE (docs/design.md,
+"Adoption") is followed without one.
+
+A failure is ours only when the service dates it at or after our first DELETE (its ``finished_at`` or
+``updated_at`` against the ``Date`` of the DELETE's answer), or when a new deletion task id replaced one we
+saw fail before; an older failure seen through the status lag is treated as "untouched" and never fails the
+task (docs/design.md, "Fresh and stale failures"). Without those fields the lag window decides, as before.
+
+``TaskRunner.run`` returns a value, a ``TaskEnd`` or a ``RunAbort``; it raises nothing for the task's own
+troubles. What it counts on the way (DELETEs, looks, state) goes into the ``TaskTrace`` the scheduler gave it,
+so a stop that cancels the task loses none of it. Time comes from the injected ``Clock``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -18,15 +26,16 @@ from typing import Any, Protocol
 
 import structlog
 
+from worker.clock import Clock
 from worker.csbs.answers import Answer, AnswerKind
-from worker.errors import AbortError
 from worker.observe import Seen, Sighting, read_item, read_record
-from worker.outcomes import Outcome
+from worker.outcomes import Outcome, RunAbort, TaskEnd
 from worker.pacing import Pacer, PollTiming
-from worker.report import TaskResult
 from worker.retry import RetryPolicy, call_with_retries
 
 log = structlog.get_logger()
+
+Ending = TaskEnd | RunAbort
 
 
 class TaskClient(Protocol):
@@ -51,6 +60,21 @@ class TaskSpec(Protocol):
     def item_id(self) -> str | None: ...
 
 
+@dataclass
+class TaskTrace:
+    """What is known of a task in flight: counted by the runner, owned and read by the scheduler and the
+    live display. Written synchronously, so a cancellation at any await loses nothing."""
+
+    checkpoint_id: str
+    item_id: str | None
+    started_at: float  # clock.now() when the task took its slot
+    state: str = "sending"  # sending, submitted, queued, running, resent, adopted, holding
+    progress: int | None = None
+    attempts: int = 0  # DELETE requests sent (counted before each is sent: one in the air may have landed)
+    polls: int = 0
+    submitted_at: float | None = None  # wall time of the first DELETE
+
+
 @dataclass(frozen=True)
 class TrackingPolicy:
     """How long and how often a task is followed."""
@@ -59,147 +83,143 @@ class TrackingPolicy:
     lag_window_s: float = 60.0  # how long a backup may look untouched after its DELETE before it is re-sent
     timing: PollTiming = field(default_factory=PollTiming)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-
-
-class TaskEnded(Exception):
-    """Raised inside the runner when the task's outcome is known."""
+    look_budget_s: float = 120.0  # the most one look of a held slot may take, its retries included
 
 
 class _Task:
-    """The running state of one task: what was sent, what was seen, and the result being built."""
+    """The running state of one task: what was sent and what was seen."""
 
-    def __init__(self, spec: TaskSpec, policy: TrackingPolicy, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, spec: TaskSpec, trace: TaskTrace, policy: TrackingPolicy, clock: Clock) -> None:
         self.spec = spec
-        self.loop = loop
-        self.deadline = loop.time() + policy.task_timeout_s
-        self.result = TaskResult(spec.checkpoint_id, spec.item_id, Outcome.TIMED_OUT)
+        self.trace = trace
+        self.deadline = clock.now() + policy.task_timeout_s
         self.maybe_applied = False  # a DELETE of ours may have been applied (answered OK, busy or unknown)
-        self.deleted_at = loop.time()  # when the last DELETE was sent
+        self.deleted_at = clock.now()  # when the last DELETE was sent (or the task adopted)
+        self.delete_server_time: float | None = None  # the server's Date of the first DELETE's answer
         self.seen_working = False  # seen queued or running since the last DELETE
-        self.pacer = Pacer(policy.timing, loop.time())
+        self.stale_task_id: str | None = None  # the task id of an old failure seen since the DELETE
+        self.unknown_status: str | None = None  # the last status the worker does not know, once logged
+        self.pacer = Pacer(policy.timing, clock.now())
         self.last_sighting = Sighting(Seen.UNTOUCHED)
-
-    def end(self, outcome: Outcome, answer: Answer | None = None, *, message: str | None = None,
-            code: str | None = None) -> TaskEnded:
-        self.result.outcome = outcome
-        self.result.ended_at = time.time()
-        if answer is not None:
-            self.result.http_status = answer.status
-            self.result.request_id = answer.request_id
-            self.result.error_code = code or answer.error_code
-            self.result.error_message = message or answer.error_msg
-        elif message is not None or code is not None:
-            self.result.error_code, self.result.error_message = code, message
-        return TaskEnded()
 
 
 class TaskRunner:
     """Runs tasks against a client; one runner serves every task of a run."""
 
-    def __init__(self, client: TaskClient, policy: TrackingPolicy) -> None:
+    def __init__(self, client: TaskClient, policy: TrackingPolicy, clock: Clock) -> None:
         self.client = client
         self.policy = policy
+        self.clock = clock
 
-    async def run(self, spec: TaskSpec, result_sink: Callable[[TaskResult], None] | None = None) -> TaskResult:
-        """Delete and follow ``spec`` until its end is seen or its timeout passes; never raises for the
-        task's own troubles, only ``AbortError`` (credentials, permission, project refused)."""
-        task = _Task(spec, self.policy, asyncio.get_running_loop())
-        if result_sink is not None:
-            result_sink(task.result)
-        try:
-            await self._delete(task)
-            while True:
-                await self._look(task)
-        except TaskEnded:
-            pass
-        except TimeoutError:
-            self._finish(task, Outcome.TIMED_OUT, code="task_timeout",
-                         message=f"not seen to end within {self.policy.task_timeout_s:g} s")
-        return task.result
+    def __repr__(self) -> str:
+        return f"<TaskRunner timeout={self.policy.task_timeout_s:g}s lag={self.policy.lag_window_s:g}s>"
+
+    async def run(self, spec: TaskSpec, trace: TaskTrace, *, adopted: bool = False) -> Ending:
+        """Delete and follow ``spec`` until its end is seen or its timeout passes.
+
+        ``adopted``: the backup was already being deleted when the run began; follow it without a DELETE.
+        """
+        task = _Task(spec, trace, self.policy, self.clock)
+        if adopted:
+            task.maybe_applied = task.seen_working = True
+            self._set_state(task, "adopted")
+            log.info("task_adopted")
+        else:
+            ending = await self._delete(task)
+            if ending is not None:
+                return ending
+        while True:
+            ending = await self._look(task)
+            if ending is not None:
+                return ending
 
     # -- sending ---------------------------------------------------------------------------------
 
-    async def _delete(self, task: _Task) -> None:
+    async def _delete(self, task: _Task) -> Ending | None:
         """Send the DELETE (retrying throttled and transient answers) and read its answer."""
         spec = task.spec
         send: Callable[[], Awaitable[Answer]] = (
             partial(self.client.delete_record, spec.checkpoint_id) if spec.item_id is None
             else partial(self.client.delete_item, spec.checkpoint_id, spec.item_id))
-        if task.result.submitted_at is None:
-            task.result.submitted_at = time.time()
-        answer = await self._with_retries(task, send, counts_as="attempts")
-        task.deleted_at = task.loop.time()
-        task.seen_working = False
-        task.pacer.restart(task.deleted_at)
-        self._read_delete_answer(task, answer)
-
-    def _read_delete_answer(self, task: _Task, answer: Answer) -> None:
-        kind = answer.kind
-        if kind is AnswerKind.OK:
-            task.maybe_applied = True
-            self._state("task_submitted", attempt=task.result.attempts, request_id=answer.request_id)
-        elif kind is AnswerKind.BUSY:
-            # Already being deleted (by our earlier attempt or an interrupted run), or busy with a backup
-            # or restore: following it tells which.
-            task.maybe_applied = True
-            self._state("task_busy", attempt=task.result.attempts, **answer.log_fields())
-        elif kind is AnswerKind.GONE:
-            raise self._finish(task, Outcome.DELETED if task.maybe_applied else Outcome.ALREADY_ABSENT)
-        elif kind is AnswerKind.FATAL:
-            raise self._abort(answer)
-        elif kind is AnswerKind.PERMANENT:
-            raise self._finish(task, Outcome.FAILED, answer)
-        else:  # retries ran out of the task's time
-            raise self._finish(task, Outcome.TIMED_OUT, answer,
-                               message=f"no usable answer before the task timeout: {answer.error_msg}")
-
-    async def _with_retries(self, task: _Task, call: Callable[[], Awaitable[Answer]], counts_as: str) -> Answer:
-        """One call, retried on throttled and transient answers within the task's time."""
-        sending_delete = counts_as == "attempts"
 
         async def attempt() -> Answer:
-            setattr(task.result, counts_as, getattr(task.result, counts_as) + 1)
-            answer = await call()
-            if sending_delete and answer.retryable and (answer.status is None or answer.status >= 500):
+            self._note_delete(task)
+            answer = await send()
+            if answer.retryable and (answer.status is None or answer.status >= 500):
                 task.maybe_applied = True  # the DELETE may have reached the service all the same
             return answer
 
-        def on_retry(answer: Answer, attempt: int, delay_s: float) -> None:
-            log.warning("request_retry", attempt=attempt, delay_s=round(delay_s, 3), kind=str(answer.kind),
-                        **answer.log_fields())
+        answer = await self._with_retries(task, attempt)
+        task.deleted_at = self.clock.now()
+        if task.delete_server_time is None:
+            task.delete_server_time = answer.server_time
+        task.seen_working = False
+        task.pacer.restart(task.deleted_at)
+        return self._read_delete_answer(task, answer)
 
-        answer, _ = await call_with_retries(attempt, self.policy.retry, deadline=task.deadline, on_retry=on_retry)
+    def _note_delete(self, task: _Task) -> None:
+        trace = task.trace
+        trace.attempts += 1
+        if trace.submitted_at is None:
+            trace.submitted_at = self.clock.wall()
+
+    def _read_delete_answer(self, task: _Task, answer: Answer) -> Ending | None:
+        kind = answer.kind
+        if kind is AnswerKind.OK:
+            task.maybe_applied = True
+            self._set_state(task, "submitted")
+            log.info("task_submitted", attempt=task.trace.attempts, request_id=answer.request_id)
+            return None
+        if kind is AnswerKind.BUSY:
+            # Already being deleted (by our earlier attempt or an interrupted run), or busy with a backup
+            # or restore: following it tells which.
+            task.maybe_applied = True
+            log.info("task_busy", attempt=task.trace.attempts, **answer.log_fields())
+            return None
+        if kind is AnswerKind.GONE:
+            return self._end(task, Outcome.DELETED if task.maybe_applied else Outcome.ALREADY_ABSENT)
+        if kind is AnswerKind.FATAL:
+            return _abort(answer)
+        if kind is AnswerKind.PERMANENT:
+            return self._end(task, Outcome.FAILED, answer)
+        return self._end(task, Outcome.TIMED_OUT, answer, code="task_timeout",
+                         message=f"no usable answer before the task timeout: {answer.error_msg}")
+
+    async def _with_retries(self, task: _Task, call: Callable[[], Awaitable[Answer]]) -> Answer:
+        """One call, retried on throttled and transient answers within the task's time."""
+        answer, _ = await call_with_retries(call, self.policy.retry, deadline=task.deadline, on_retry=_log_retry)
         return answer
 
     # -- following -------------------------------------------------------------------------------
 
-    async def _look(self, task: _Task) -> None:
-        """Wait for the next look, look, and act on what is seen."""
-        delay = task.pacer.first_delay() if task.result.polls == 0 else task.pacer.next_delay(
-            task.loop.time(), task.last_sighting)
-        await self._sleep_until(task, task.loop.time() + delay)
-        sighting = await self._observe(task)
-        task.last_sighting = sighting
-        await self._act(task, sighting)
+    async def _look(self, task: _Task) -> Ending | None:
+        """Wait for the next look, look, and act on what is seen; an ending when the task is over."""
+        now = self.clock.now()
+        delay = (task.pacer.first_delay() if task.trace.polls == 0
+                 else task.pacer.next_delay(now, task.last_sighting))
+        if now >= task.deadline:
+            return self._timed_out(task)
+        await self.clock.sleep(min(now + delay, task.deadline) - now)
 
-    async def _sleep_until(self, task: _Task, when: float) -> None:
-        if when >= task.deadline:
-            # One last look exactly at the deadline, then time out.
-            if task.loop.time() >= task.deadline:
-                raise TimeoutError
-            when = task.deadline
-        await asyncio.sleep(max(0.0, when - task.loop.time()))
+        async def poll() -> Answer:
+            task.trace.polls += 1
+            return await self._look_up(task.spec, task.deadline)
 
-    async def _observe(self, task: _Task) -> Sighting:
-        answer = await self._with_retries(task, partial(self._look_up, task.spec, task.deadline), counts_as="polls")
+        answer = await self._with_retries(task, poll)
         sighting = _sighting(task.spec, answer)
-        if sighting is not None:
-            return sighting
+        if sighting is None:
+            return self._unreadable(task, answer)
+        task.last_sighting = sighting
+        return await self._act(task, sighting)
+
+    def _unreadable(self, task: _Task, answer: Answer) -> Ending:
+        """A look whose answer says nothing of the task, even after retries."""
         if answer.kind is AnswerKind.FATAL:
-            raise self._abort(answer)
+            return _abort(answer)
         if answer.retryable:
-            raise TimeoutError
-        raise self._finish(task, Outcome.FAILED, answer, message=f"cannot follow the task: {answer.error_msg}")
+            return self._end(task, Outcome.TIMED_OUT, answer, code="task_timeout",
+                             message=f"no usable answer before the task timeout: {answer.error_msg}")
+        return self._end(task, Outcome.FAILED, answer, message=f"cannot follow the task: {answer.error_msg}")
 
     async def _look_up(self, spec: TaskSpec, deadline: float | None = None) -> Answer:
         """One look at the task: its backup, or every backup of its record."""
@@ -207,55 +227,108 @@ class TaskRunner:
             return await self.client.list_items(deadline=deadline, checkpoint_id=spec.checkpoint_id)
         return await self.client.get_item(spec.item_id)
 
-    async def _act(self, task: _Task, sighting: Sighting) -> None:
+    async def _act(self, task: _Task, sighting: Sighting) -> Ending | None:
         seen = sighting.seen
         if seen is Seen.GONE:
-            outcome = Outcome.DELETED if task.maybe_applied else Outcome.ALREADY_ABSENT
-            raise self._finish(task, outcome)
+            return self._end(task, Outcome.DELETED if task.maybe_applied else Outcome.ALREADY_ABSENT)
         if seen in (Seen.QUEUED, Seen.RUNNING):
-            if not task.seen_working:
-                self._state("task_queued" if seen is Seen.QUEUED else "task_running",
-                            progress=sighting.progress)
-            task.seen_working = True
-            return
-        if seen is Seen.FAILED and (task.seen_working or self._lag_over(task)):
-            raise self._finish(task, Outcome.FAILED, code=sighting.fail_code or "delete_failed",
-                               message=sighting.fail_reason)
+            self._working(task, sighting)
+            return None
+        if seen is Seen.FAILED and self._fresh_failure(task, sighting):
+            return self._end(task, Outcome.FAILED, code=sighting.fail_code or "delete_failed",
+                             message=sighting.fail_reason)
         if seen is Seen.BLOCKED:
-            return
-        # Untouched (or an old error) after the status lag: the DELETE was lost or refused silently.
+            return None
+        if seen is Seen.UNKNOWN:
+            self._unknown(task, sighting)
+            return None
+        # Untouched (or a failure older than our DELETE) after the status lag: the DELETE was lost or refused
+        # silently.
         if self._lag_over(task) or task.seen_working:
-            self._state("task_resent", reason=f"backup still {seen.value} after its DELETE")
-            await self._delete(task)
+            self._set_state(task, "resent")
+            log.info("task_resent", reason=f"backup still {seen.value} after its DELETE")
+            return await self._delete(task)
+        return None
+
+    def _working(self, task: _Task, sighting: Sighting) -> None:
+        state = "queued" if sighting.seen is Seen.QUEUED else "running"
+        if not task.seen_working or task.trace.state != state:
+            log.info(f"task_{state}", progress=sighting.progress)
+        task.seen_working = True
+        task.trace.progress = sighting.progress
+        self._set_state(task, state)
+
+    def _unknown(self, task: _Task, sighting: Sighting) -> None:
+        if task.unknown_status != sighting.status:
+            task.unknown_status = sighting.status
+            log.warning("task_status_unknown", status=sighting.status,
+                        detail="a status this worker does not know: followed until the task timeout")
+        self._set_state(task, sighting.status or "unknown")
+
+    def _fresh_failure(self, task: _Task, sighting: Sighting) -> bool:
+        """True when a failure sighting belongs to our deletion (see the module docstring)."""
+        if sighting.failed_at is not None and task.delete_server_time is not None:
+            fresh = sighting.failed_at >= task.delete_server_time
+        elif task.stale_task_id is not None and sighting.task_id is not None:
+            fresh = sighting.task_id != task.stale_task_id
+        else:
+            fresh = task.seen_working or self._lag_over(task)
+        if not fresh:
+            if task.stale_task_id is None:
+                log.info("task_stale_failure", detail="an error older than our DELETE: not ours, followed",
+                         fail_code=sighting.fail_code)
+            task.stale_task_id = sighting.task_id or task.stale_task_id or ""
+        return fresh
 
     def _lag_over(self, task: _Task) -> bool:
-        return task.loop.time() - task.deleted_at >= self.policy.lag_window_s
+        return self.clock.now() - task.deleted_at >= self.policy.lag_window_s
 
     # -- endings ---------------------------------------------------------------------------------
 
-    def _finish(self, task: _Task, outcome: Outcome, answer: Answer | None = None, *,
-                message: str | None = None, code: str | None = None) -> TaskEnded:
-        ended = task.end(outcome, answer, message=message, code=code)
-        level = "info" if outcome in (Outcome.DELETED, Outcome.ALREADY_ABSENT) else "error"
-        fields: dict[str, Any] = {"attempts": task.result.attempts, "polls": task.result.polls}
-        if level == "error":
-            fields.update(http_status=task.result.http_status, error_code=task.result.error_code,
-                          error_msg=task.result.error_message, request_id=task.result.request_id)
-        self._state(f"task_{outcome}", level=level, **fields)
-        return ended
+    def _timed_out(self, task: _Task) -> TaskEnd:
+        if task.unknown_status is not None and task.last_sighting.seen is Seen.UNKNOWN:
+            message = (f"still in status {task.unknown_status!r}, which this worker does not know, after "
+                       f"{self.policy.task_timeout_s:g} s")
+        else:
+            message = f"not seen to end within {self.policy.task_timeout_s:g} s"
+        return self._end(task, Outcome.TIMED_OUT, code="task_timeout", message=message)
 
-    def _abort(self, answer: Answer) -> AbortError:
-        return AbortError(f"the cloud refused the run: HTTP {answer.status} {answer.error_code or ''} "
-                          f"{answer.error_msg or ''} (request id {answer.request_id})".replace("  ", " "))
+    def _end(self, task: _Task, outcome: Outcome, answer: Answer | None = None, *,
+             message: str | None = None, code: str | None = None) -> TaskEnd:
+        if answer is not None:
+            ending = TaskEnd(outcome, code or answer.error_code, message or answer.error_msg, answer.status,
+                             answer.request_id)
+        else:
+            ending = TaskEnd(outcome, code, message)
+        fields: dict[str, Any] = {"attempts": task.trace.attempts, "polls": task.trace.polls}
+        if ending.ok:
+            log.info(f"task_{outcome}", **fields)
+        else:
+            log.error(f"task_{outcome}", **fields, http_status=ending.http_status, error_code=ending.error_code,
+                      error_msg=ending.error_message, request_id=ending.request_id)
+        return ending
 
-    def _state(self, event: str, level: str = "info", **fields: Any) -> None:
-        """One log event per state change of the task (its ids are bound by the scheduler)."""
-        getattr(log, level)(event, **fields)
+    def _set_state(self, task: _Task, state: str) -> None:
+        task.trace.state = state
 
     async def has_ended(self, spec: TaskSpec) -> bool:
-        """One look (no retries): True when the task is seen to no longer run at the provider."""
-        sighting = _sighting(spec, await self._look_up(spec))
-        return sighting is not None and sighting.seen not in (Seen.QUEUED, Seen.RUNNING)
+        """One look, retried within ``look_budget_s`` at most: True when the task is seen to no longer run at
+        the provider (gone, failed, or back to untouched)."""
+        deadline = self.clock.now() + self.policy.look_budget_s
+        answer, _ = await call_with_retries(partial(self._look_up, spec, deadline), self.policy.retry,
+                                            deadline=deadline)
+        sighting = _sighting(spec, answer)
+        return sighting is not None and sighting.seen not in (Seen.QUEUED, Seen.RUNNING, Seen.UNKNOWN)
+
+
+def _log_retry(answer: Answer, attempt: int, delay_s: float) -> None:
+    log.warning("request_retry", attempt=attempt, delay_s=round(delay_s, 3), kind=str(answer.kind),
+                **answer.log_fields())
+
+
+def _abort(answer: Answer) -> RunAbort:
+    return RunAbort(f"the cloud refused the run: HTTP {answer.status} {answer.error_code or ''} "
+                    f"{answer.error_msg or ''} (request id {answer.request_id})".replace("  ", " "))
 
 
 def _sighting(spec: TaskSpec, answer: Answer) -> Sighting | None:

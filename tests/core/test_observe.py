@@ -1,4 +1,4 @@
-"""Every reading of a backup's state that csbs-api.md allows is understood."""
+"""Every reading of a backup's state that docs/csbs-api.md allows is understood."""
 
 from __future__ import annotations
 

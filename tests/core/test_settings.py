@@ -88,3 +88,33 @@ def test_secrets_never_show_in_reprs() -> None:
                              {"HUAWEICLOUD_SDK_AK": "AKVALUE", "HUAWEICLOUD_SDK_SK": "SKVALUE"})
     shown = repr(settings) + str(Secret("SKVALUE"))
     assert "SKVALUE" not in shown and "AKVALUE" not in shown
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("concurrency: 2\ngrace: 5\nconcurrency: 3\n", ["worker.yaml:3", "'concurrency' appears twice"]),
+        ("concurrency: 2\nendpoint: https://x\x01\n", ["worker.yaml:2", "U+0001"]),
+        ("concurrency: 2\ngrace: " + "[" * 100 + "]" * 100 + "\n", ["worker.yaml:2", "nested more than"]),
+        ("grace: 5\nconcurrency: " + "7" * 5000 + "\n", ["worker.yaml:2", "as a number"]),
+        ("? " + "x" * 5000 + "\n: 1\n", ["worker.yaml:1", "(5000 characters)"]),
+    ],
+    ids=["duplicate-key", "control-character", "deep", "huge-number", "long-key-cut"],
+)
+def test_bad_config_file_is_refused_at_its_line(tmp_path: Path, text: str, words: list[str]) -> None:
+    """The config file is read like a plan: repeated keys, control characters, deep nesting and huge numbers
+    are a SettingsError at their line, and a long key is echoed cut short."""
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"config": config(tmp_path, text)}, {})
+    message = str(raised.value)
+    for word in words:
+        assert word in message
+    assert len(message) < 600  # the list of known settings, but never the input whole
+
+
+def test_config_file_not_utf8_names_its_line(tmp_path: Path) -> None:
+    """Bytes that are not UTF-8 in the config file are reported at their line, not as a traceback."""
+    path = tmp_path / "worker.yaml"
+    path.write_bytes(b"concurrency: 2\nproject_id: \xff\n")
+    with pytest.raises(SettingsError, match=r"worker\.yaml:2: the config file is not UTF-8 text"):
+        load_settings({"config": str(path)}, {})

@@ -165,10 +165,28 @@ async def test_max_rps_caps_the_rate_of_every_call():
     assert sum(emu.stats.requests_by_route.values()) == 6
 
 
-def test_max_rps_is_rounded_up():
-    """A fractional max_rps becomes the next whole number of requests per second."""
-    client = CsbsClient(endpoint="http://127.0.0.1:1", project_id="p", auth=TokenAuth("t"), max_rps=2.5)
-    assert client.throttler.rate_limit == 3
+async def test_max_rps_below_one_paces_below_one_request_per_second():
+    """max_rps 0.5 lets one request through every 2 s: the second call waits, it is not sent after 1 s."""
+    emulator = seeded()
+    item = emulator.add_item()
+    async with cloud(emulator, max_rps=0.5) as (emu, client):
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        answers = await asyncio.gather(client.get_item(item["id"]), client.get_item(item["id"]))
+        elapsed = loop.time() - started
+    assert all(answer.kind is AnswerKind.OK for answer in answers)
+    assert elapsed >= 1.95  # a lower bound only: the limiter guarantees it, however slow the machine
+    assert emu.stats.requests_by_route == {"get_item": 2}
+
+
+@pytest.mark.parametrize(
+    ("max_rps", "rate_limit", "period_s"), [(10.0, 10, 1.0), (2.5, 2, 0.8), (0.2, 1, 5.0), (1.0, 1, 1.0)]
+)
+def test_max_rps_becomes_an_exact_pace(max_rps, rate_limit, period_s):
+    """A fractional max_rps is never rounded up: 2.5 is two requests per 0.8 s, 0.2 is one per 5 s."""
+    client = CsbsClient(endpoint="http://127.0.0.1:1", project_id="p", auth=TokenAuth("t"), max_rps=max_rps)
+    assert client.throttler.rate_limit == rate_limit
+    assert client.throttler.period == pytest.approx(period_s)
 
 
 async def test_calls_outside_the_context_are_refused():

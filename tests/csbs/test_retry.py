@@ -112,3 +112,38 @@ async def test_retry_after_inside_the_deadline_is_honoured():
     answer, attempts = await call_with_retries(call, RetryPolicy(base_s=30.0), deadline=started + 5.0, rng=lambda: 1)
     assert (answer, attempts) == (OK, 2)
     assert loop.time() - started >= 0.01
+
+
+async def test_any_answer_with_retryable_and_retry_after_can_be_retried():
+    """call_with_retries is generic: another client's answer type (here a CBR-like one) is retried as is."""
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class OtherAnswer:
+        retryable: bool
+        retry_after_s: float | None = 0.0
+
+    answers = iter([OtherAnswer(True), OtherAnswer(True), OtherAnswer(False)])
+    retried: list[int] = []
+
+    async def call() -> OtherAnswer:
+        return next(answers)
+
+    last, attempts = await call_with_retries(
+        call, RetryPolicy(), deadline=None, on_retry=lambda answer, attempt, delay: retried.append(attempt)
+    )
+    assert (last, attempts, retried) == (OtherAnswer(False), 3, [1, 2])
+
+
+async def test_no_service_answers_are_retried_until_the_deadline():
+    """A gateway 404 (NO_SERVICE) is retried like a transient answer, never taken as final at once."""
+    no_service = Answer(AnswerKind.NO_SERVICE, status=404, error_code="APIGW.0101")
+    calls = 0
+
+    async def call() -> Answer:
+        nonlocal calls
+        calls += 1
+        return no_service if calls < 3 else OK
+
+    last, attempts = await call_with_retries(call, RetryPolicy(base_s=0.001, cap_s=0.001), deadline=None)
+    assert (last, attempts) == (OK, 3)

@@ -1,4 +1,4 @@
-"""The AK/SK signer reproduces every known answer of csbs-api.md (HW-SDK's own test vectors)."""
+"""The AK/SK signer reproduces every known answer of docs/csbs-api.md (HW-SDK's own test vectors)."""
 
 from __future__ import annotations
 

@@ -63,17 +63,20 @@ def test_delete_applied_but_answered_500_is_deleted(worker: Callable[..., Run]) 
 
 @pytest.mark.parametrize("busy_mode", ["400", "409"])
 def test_adopted_deletion_is_followed_not_failed(busy_mode: str, worker: Callable[..., Run]) -> None:
-    """A backup already being deleted when the run starts (busy: 400 CSBS.2003 or 409) is followed to its end."""
+    """A backup already being deleted when the run starts is adopted: followed to its end, no DELETE sent
+    again (which would only be answered busy, 400 CSBS.2003 or 409)."""
     with emulator_on_loopback(busy_mode=busy_mode, delete_duration_s=(0.3, 0.5)) as served:
         pairs = seed_items(served, 3)
         for checkpoint, item in pairs:
             delete_now(served, checkpoint, item)
         run = worker(["delete", "-"], cloud_env(served.url), stdin=text_plan(pairs))
+        stats = served.emulator.stats
     assert run.code == 0
     assert set(run.outcomes().values()) == {"deleted"}
-    busy = run.named("task_busy")
-    assert len(busy) == 3
-    assert {e["http_status"] for e in busy} == {int(busy_mode)}
+    assert len(run.named("task_adopted")) == 3
+    assert run.named("deletions_in_progress")[0]["adopted"] == 3
+    assert all(stats.deletes_by_target[item] == 1 for _, item in pairs)  # only the earlier run's
+    assert run.named("task_busy") == []
 
 
 def test_lingering_deleted_status_means_done(worker: Callable[..., Run]) -> None:
@@ -102,7 +105,8 @@ def test_status_lag_is_waited_out_without_resending(worker: Callable[..., Run]) 
 @pytest.mark.parametrize("kind", ["429", "429-retry-after", "500", "503", "drop"])
 def test_retryable_answers_are_retried(kind: str, worker: Callable[..., Run]) -> None:
     """Throttled and transient answers on every route are retried; the run still ends deleted."""
-    rule = FaultRule("*", kind, times=6, after=1, retry_after_s=0.05)  # after the preflight read
+    # After the preflight read and the two listings of deletions in progress: the tasks' own calls.
+    rule = FaultRule("*", kind, times=6, after=3, retry_after_s=0.05)
     with emulator_on_loopback(faults=(rule,)) as served:
         pairs = seed_items(served, 3)
         run = worker(["delete", "-"], cloud_env(served.url), stdin=text_plan(pairs))

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import re
 import tempfile
+import tomllib
 import zoneinfo
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from tests.deploy.manifests import (
     BASE,
+    CBR_PROJECT,
     MULTI_PROJECT,
+    NETWORK_POLICY,
+    REPO,
     SECRETS,
     Manifest,
     by_kind,
     flag_value,
+    is_custom_resource,
     kube_versions,
     kubectl,
     load_documents,
@@ -40,14 +46,17 @@ PLACEHOLDER = "REPLACE-WITH-"
 DAY_S = 24 * 3600
 
 
-@pytest.fixture(params=["base", "multi-project"])
+OVERLAYS = {"multi-project": MULTI_PROJECT, "cbr-project": CBR_PROJECT}
+
+
+@pytest.fixture(params=["base", *OVERLAYS])
 def rendered(request: pytest.FixtureRequest) -> list[Manifest]:
-    """What `kubectl apply -k` would send, for the base and for the many-projects overlay."""
+    """What `kubectl apply -k` would send, for the base and for each overlay (many projects, one CBR project)."""
     if request.param == "base":
         return render_simple(BASE)
     if kubectl() is None:
         pytest.skip("kubectl (which ships kustomize) is not installed: overlays need real kustomize")
-    return render_kubectl(MULTI_PROJECT)
+    return render_kubectl(OVERLAYS[request.param])
 
 
 def cronjobs_of(objects: list[Manifest]) -> list[Manifest]:
@@ -67,6 +76,8 @@ def args_of(cronjob: Manifest) -> list[str]:
 def test_every_manifest_file_is_schema_valid(path: Path) -> None:
     """Each object in each manifest file passes strict validation on every supported Kubernetes version."""
     for doc in load_documents(path):
+        if is_custom_resource(doc):
+            continue
         for version in kube_versions():
             validate(doc, version)
 
@@ -120,6 +131,22 @@ def test_bad_input_and_refused_credentials_fail_the_job_at_once(rendered: list[M
         assert fail_job[0]["values"] == [ExitCode.USAGE, ExitCode.ABORTED]
         assert fail_job[0]["containerName"] == worker_container(cronjob)["name"]
         assert pod_spec(cronjob)["restartPolicy"] == "Never"
+
+
+def test_a_new_pod_starts_only_after_the_old_one_has_failed(rendered: list[Manifest]) -> None:
+    """podReplacementPolicy: Failed, so that two pods of one run never delete at the same time."""
+    for cronjob in cronjobs_of(rendered):
+        assert cronjob["spec"]["jobTemplate"]["spec"]["podReplacementPolicy"] == "Failed"
+
+
+def test_objects_carry_the_version_of_the_image_they_run(rendered: list[Manifest]) -> None:
+    """app.kubernetes.io/version on the CronJob, its Jobs and its pods is pyproject's version and the image tag."""
+    version = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    for cronjob in cronjobs_of(rendered):
+        job_template = cronjob["spec"]["jobTemplate"]
+        for metadata in (cronjob["metadata"], job_template["metadata"], job_template["spec"]["template"]["metadata"]):
+            assert metadata["labels"]["app.kubernetes.io/version"] == version
+        assert worker_container(cronjob)["image"].endswith(f":{version}")
 
 
 def test_the_worker_budget_runs_out_before_kubernetes_kills_it(rendered: list[Manifest]) -> None:
@@ -293,3 +320,68 @@ def _daily_window(cronjob: Manifest) -> tuple[int, int, str]:
     latest_end = (start + cronjob["spec"]["startingDeadlineSeconds"]
                   + cronjob["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"])
     return start, latest_end, cronjob["metadata"]["name"]
+
+
+# ---- one CBR project -------------------------------------------------------------------------------------
+
+@needs_kubectl
+def test_the_cbr_overlay_runs_one_cbr_project_with_a_vault_policy() -> None:
+    """The CBR overlay renders one CronJob of its own whose config says service cbr (the CBR endpoint) and
+    whose policy governs the vault `default` only; both load with the worker's own readers."""
+    rendered = render_kubectl(CBR_PROJECT)
+    (cronjob,) = by_kind(rendered, "CronJob")
+    assert cronjob["metadata"]["name"] == "csbs-worker-cbr-project"
+    assert cronjob["spec"]["schedule"] != named(render_simple(BASE), "CronJob", "csbs-worker")["spec"]["schedule"]
+    labels = cronjob["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+    assert labels["csbs-worker/project"] == "cbr-project"
+    assert worker_container(cronjob)["envFrom"] == [{"secretRef": {"name": "csbs-worker-aksk-cbr-project"}}]
+    (volume,) = [v for v in pod_spec(cronjob)["volumes"] if "configMap" in v]
+    data = named(rendered, "ConfigMap", volume["configMap"]["name"])["data"]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "config.yaml"
+        path.write_text(data["config.yaml"], encoding="utf-8")
+        assert read_config_file(str(path))["service"][0] == "cbr"
+        settings = load_settings({"config": str(path), "project_id": "0123456789abcdef0123456789abcdef"}, env={})
+    assert (settings.service, settings.endpoint) == ("cbr", "https://cbr.eu-de.otc.t-systems.com")
+    policy = parse_policy(data["policy.yaml"], "policy.yaml")
+    assert policy.select.vault_names == frozenset({"default"})
+
+
+# ---- NetworkPolicy example ------------------------------------------------------------------------------
+
+def _network_policy() -> Manifest:
+    (policy,) = load_documents(NETWORK_POLICY)
+    assert isinstance(policy, dict) and policy["kind"] == "NetworkPolicy"
+    return policy
+
+
+def _allowed_ports(policy: Manifest) -> set[tuple[str, int]]:
+    return {(port["protocol"], port["port"]) for rule in policy["spec"]["egress"] for port in rule["ports"]}
+
+
+def test_network_policy_selects_every_worker_pod(rendered: list[Manifest]) -> None:
+    """The example's pod selector matches the pods of every CronJob, the base's and each project's."""
+    selector = _network_policy()["spec"]["podSelector"]
+    assert set(selector) == {"matchLabels"}
+    for cronjob in cronjobs_of(rendered):
+        labels = cronjob["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+        assert selector["matchLabels"].items() <= labels.items()
+
+
+def test_network_policy_allows_only_dns_https_and_the_pushgateway() -> None:
+    """No ingress at all; egress to DNS (53), HTTPS (443) and the Pushgateway port of the CronJob's URL only."""
+    policy = _network_policy()
+    assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    assert not policy["spec"].get("ingress")
+    (cronjob,) = by_kind(render_simple(BASE), "CronJob")
+    gateway = urlsplit(flag_value(args_of(cronjob), "--pushgateway"))
+    assert gateway.port is not None
+    assert _allowed_ports(policy) == {("UDP", 53), ("TCP", 53), ("TCP", 443), ("TCP", gateway.port)}
+    for rule in policy["spec"]["egress"]:
+        assert rule["to"], "a rule without `to` would allow its ports to every address"
+        ports = {port["port"] for port in rule["ports"]}
+        if ports == {gateway.port}:  # only the Pushgateway's pods, in the namespace of its service name
+            (peer,) = rule["to"]
+            namespace = (gateway.hostname or "").split(".")[1]
+            assert peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": namespace}
+            assert peer["podSelector"]["matchLabels"]

@@ -7,12 +7,26 @@ import asyncio
 import re
 import signal
 import sys
+from pathlib import Path
 
 import aiohttp
 import pytest
 
 from worker.emulator import FaultRule, ScenarioError, add_arguments
-from worker.emulator.cli import DEMO_KEY, DEMO_TOKEN, DEMO_USER, banner, build_scenario, records_to_seed
+from worker.emulator.cbr import CbrFaultRule, CbrScenario
+from worker.emulator.cli import (
+    CBR_VAULTS,
+    DEMO_KEY,
+    DEMO_TOKEN,
+    DEMO_USER,
+    banner,
+    build_cbr_scenario,
+    build_scenario,
+    cbr_banner,
+    records_to_seed,
+)
+
+CBR_EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "scenario.cbr.example.yaml"
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -100,3 +114,89 @@ async def test_python_m_worker_emulator_serves_until_sigterm():
         out, _ = await asyncio.wait_for(proc.communicate(), timeout=20)
     assert proc.returncode == 0
     assert b"stopped" in out
+
+
+# -- --service cbr -----------------------------------------------------------------------------------------
+
+
+def test_service_defaults_to_csbs():
+    """Without --service the CSBS emulator is served, as before."""
+    assert parse().service == "csbs"
+
+
+def test_service_cbr_builds_a_cbr_scenario_from_the_flags():
+    """--service cbr: the flags that mean something for CBR set the CbrScenario; faults name CBR routes."""
+    s = build_cbr_scenario(parse(
+        "--service", "cbr", "--project", "P", "--token", "T", "--delete-duration", "0.1", "0.2",
+        "--tasks-per-user", "3", "--status-lag", "1.5", "--fail-rate", "0.1", "--token-ttl", "60",
+        "--fault", "get_backup:500:rate=0.1", "--fault", "delete:429-retry-after:retry_after_s=2,times=3",
+    ))
+    assert isinstance(s, CbrScenario)
+    assert s.project_id == "P" and s.tokens == {"T": "token-user"}
+    assert (s.users, s.access_keys) == ((DEMO_USER,), (DEMO_KEY,))
+    assert (s.delete_duration_s, s.deletions_per_user, s.status_lag_s) == ((0.1, 0.2), 3, 1.5)
+    assert (s.fail_rate, s.token_ttl_s) == (0.1, 60)
+    assert s.faults == (CbrFaultRule("get_backup", "500", rate=0.1),
+                        CbrFaultRule("delete", "429-retry-after", times=3, retry_after_s=2.0))
+
+
+def test_service_cbr_reads_the_cbr_example_scenario_and_flags_win():
+    """The documented CBR scenario file loads; its credentials stay, flags beside it win."""
+    s = build_cbr_scenario(parse("--service", "cbr", "--scenario", str(CBR_EXAMPLE), "--tasks-per-user", "2",
+                                 "--fault", "list_vaults:503"))
+    assert s.project_id == "0123456789abcdef0123456789abcdef"
+    assert s.tokens == {"emulator-token": "token-user"} and s.users[0].name == "cbr-demo"
+    assert s.deletions_per_user == 2 and s.gone_answer == "404"
+    assert [f.route for f in s.faults] == ["list_backups", "delete", "list_vaults"]
+
+
+@pytest.mark.parametrize("argv", [("--gone-mode", "deleted"), ("--busy-mode", "409"), ("--stuck-rate", "0.1"),
+                                  ("--fault", "list:500"), ("--fault", "get_backup:404-apigw"), ("--ak", "AK")])
+def test_service_cbr_refuses_csbs_only_flags_and_routes(argv):
+    """CSBS-only switches, CSBS fault routes and half credentials are ScenarioErrors for --service cbr."""
+    with pytest.raises(ScenarioError):
+        build_cbr_scenario(parse("--service", "cbr", *argv))
+
+
+def test_cbr_banner_says_service_cbr():
+    """The CBR start message names the vaults and the endpoint line carries CSBS_SERVICE=cbr."""
+    s = build_cbr_scenario(parse("--service", "cbr", "--project", "P"))
+    text = cbr_banner(s, "http://127.0.0.1:9999", backups=3)
+    assert text.splitlines()[0] == "CBR emulator listening on http://127.0.0.1:9999"
+    for needle in ("CSBS_SERVICE=cbr CSBS_ENDPOINT=http://127.0.0.1:9999 CSBS_PROJECT_ID=P", "3 backups",
+                   "CSBS_AUTH_TOKEN=emulator-token", "CSBS_IAM_ENDPOINT=http://127.0.0.1:9999",
+                   "HUAWEICLOUD_SDK_AK=", *CBR_VAULTS):
+        assert needle in text
+
+
+async def test_python_m_worker_emulator_service_cbr_serves_until_sigterm():
+    """``--service cbr --port 0``: banner, seeded backups over both vaults, IAM sign-in, stop on SIGTERM."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "worker.emulator", "--service", "cbr", "--port", "0", "--project", "P",
+        "--seed", "4", "--token", "T", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        head = [(await asyncio.wait_for(proc.stdout.readline(), timeout=20)).decode() for _ in range(3)]
+        base = re.search(r"http://127\.0\.0\.1:\d+", head[0])
+        assert base is not None and head[0].startswith("CBR emulator"), head
+        assert f"CSBS_SERVICE=cbr CSBS_ENDPOINT={base.group(0)} CSBS_PROJECT_ID=P" in head[2]
+        async with aiohttp.ClientSession(headers={"X-Auth-Token": "T"}) as session:
+            async with session.get(f"{base.group(0)}/v3/P/backups", params={"parent_id": ""}) as response:
+                listed = await response.json()
+            async with session.get(f"{base.group(0)}/v3/P/vaults") as response:
+                vaults = await response.json()
+            login = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+                "name": DEMO_USER.name, "password": DEMO_USER.password, "domain": {"name": DEMO_USER.domain}}}},
+                "scope": {"project": {"id": "P"}}}}
+            async with session.post(f"{base.group(0)}/v3/auth/tokens", json=login) as response:
+                signed_in = response.status, response.headers.get("X-Subject-Token")
+        top = [b for b in listed["backups"] if not b["parent_id"]]
+        assert len(top) == 4 and all(len(b["children"]) == 1 for b in top)
+        assert {v["name"] for v in vaults["vaults"]} == set(CBR_VAULTS)
+        assert signed_in[0] == 201 and signed_in[1]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout=20)
+    assert proc.returncode == 0
+    assert b"cbr emulator: stopped" in out

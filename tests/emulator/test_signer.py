@@ -1,4 +1,4 @@
-"""The SDK-HMAC-SHA256 verifier against the Huawei SDK's known answers (csbs-api.md, Authentication)."""
+"""The SDK-HMAC-SHA256 verifier against the Huawei SDK's known answers (docs/csbs-api.md, Authentication)."""
 
 from __future__ import annotations
 

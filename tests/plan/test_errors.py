@@ -50,7 +50,7 @@ BAD_PLANS = {
     "yaml: key given twice": (
         f"- checkpoint_id: {C1}\n  checkpoint_id: {C2}\n",
         2,
-        "key 'checkpoint_id' is given twice in this entry",
+        "key 'checkpoint_id' appears twice (first at line 1)",
     ),
     "yaml: missing checkpoint_id": (f"deletions:\n  - checkpoint_items: [{I1}]\n", 2, "the entry has no checkpoint_id"),
     "yaml: empty checkpoint_id": ("- checkpoint_id:\n", 1, "checkpoint_id must be a string, found nothing (null)"),
@@ -105,7 +105,7 @@ BAD_PLANS = {
     "jsonl: project_id": (
         f'{{"project_id": "{PROJECT}", "checkpoint_id": "{C1}"}}\n',
         1,
-        "project_id is only read from a YAML plan",
+        "project_id is not read from a JSON Lines entry",
     ),
     "jsonl: key given twice": (
         f'{{"checkpoint_id": "{C1}", "checkpoint_id": "{C2}"}}\n',

@@ -86,6 +86,11 @@ def test_every_format_gives_the_same_tasks(content: str) -> None:
         ("{deletions: []}", "yaml"),
         ("{", "yaml"),
         (f'{{"checkpoint_id": "{C1}"}}', "jsonl"),
+        (f"urn:uuid:{C1}", "text"),
+        (f'{{"deletions": [{{"checkpoint_id": "{C1}"}}]}}', "yaml"),
+        (f'{{"project_id": "{PROJECT}", "deletions": []}}', "yaml"),
+        ('{"deletions": [', "yaml"),
+        (f'{{"project_id": "{PROJECT}", "checkpoint_id": "{C1}"}}', "jsonl"),
         ('  { "checkpoint_id": 1}', "jsonl"),
     ],
 )

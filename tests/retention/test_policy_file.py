@@ -157,3 +157,103 @@ def test_a_policy_file_is_read_from_disk(tmp_path):
     policy = load_policy(str(path))
     assert policy.keep.tags == (Tag("retain", "yes"),)
     assert policy.source == str(path)
+
+
+HOSTILE = [
+    ("keep:\n  last: 1\ntags:\n  a: 1\n  a: 2\n", 5, "'a' appears twice (first at line 4)"),
+    ("keep:\n  last: 1\n  daily: 7\x1b\n", 3, "U+001B"),
+    ("keep: " + "{a: " * 100 + "1" + "}" * 100 + "\n", 1, "nested more than"),
+    ("keep:\n  daily: " + "9" * 5000 + "\n", 2, "as a number"),
+    ("keep: {last: 1}\ntimezone: " + "Z" * 5000 + "\n", 2, "(5000 characters)"),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "words"), HOSTILE, ids=["duplicate", "control", "deep", "huge", "long"])
+def test_hostile_policy_is_refused_at_its_line(text, line, words):
+    """A repeated key anywhere, a control character, deep nesting or a huge number is a PolicyError at its
+    line, and a long value is echoed cut short."""
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text, "p.yaml")
+    message = str(caught.value)
+    assert message.startswith(f"p.yaml:{line}: "), message
+    assert words in message
+    assert len(message) < 300
+
+
+def test_a_policy_file_not_utf8_names_its_line(tmp_path):
+    """Bytes that are not UTF-8 in a policy file are reported at their line."""
+    path = tmp_path / "p.yaml"
+    path.write_bytes(b"keep:\n  last: 1\n  tags: [{key: \xe9, value: x}]\n")
+    with pytest.raises(PolicyError, match=r"p\.yaml:3: the policy is not UTF-8 text"):
+        load_policy(str(path))
+
+
+VAULT_A = "5f0d4f1e-2c3b-4a59-8d6e-7f8091a2b3c4"
+VAULT_B = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"
+
+
+def test_select_reads_vault_ids_and_vault_names():
+    """select.vault_ids (UUIDs, kept lower case) and select.vault_names (exact names) are read for CBR."""
+    text = f"keep: {{last: 1}}\nselect:\n  vault_ids: [{VAULT_A.upper()}, ' {VAULT_B}']\n  vault_names: [default, db]\n"
+    select = parse_policy(text, "p.yaml").select
+    assert select == Selection(vault_ids=frozenset({VAULT_A, VAULT_B}), vault_names=frozenset({"default", "db"}))
+    assert select.uses_vaults
+    assert not Selection().uses_vaults and not Selection(resource_ids=frozenset({"x"})).uses_vaults
+
+
+def test_vault_conditions_match_on_the_backup_vault():
+    """A backup is selected when its vault_id (any case) and its vault_name are among those listed."""
+    by_id = Selection(vault_ids=frozenset({VAULT_A}))
+    assert by_id.matches({"vault_id": VAULT_A}) and by_id.matches({"vault_id": VAULT_A.upper()})
+    assert not by_id.matches({"vault_id": VAULT_B}) and not by_id.matches({"vault_id": None})
+    by_name = Selection(vault_names=frozenset({"default", "autobk-policy"}))
+    assert by_name.matches({"vault_name": "default"}) and by_name.matches({"vault_name": "autobk-policy"})
+    assert not by_name.matches({"vault_name": "Default"}) and not by_name.matches({"vault_id": VAULT_A})
+    assert not by_name.matches({"resource_id": "srv", "name": "autobk_1"})  # a CSBS item has no vault
+
+
+def test_vault_conditions_combine_with_the_others():
+    """Every condition given must hold: the vault, the server and the name prefix."""
+    select = Selection(
+        resource_ids=frozenset({"srv-a"}), name_prefix="autobk_", vault_ids=frozenset({VAULT_A}),
+        vault_names=frozenset({"default"}),
+    )
+    backup = {"resource_id": "srv-a", "name": "autobk_01", "vault_id": VAULT_A, "vault_name": "default"}
+    assert select.matches(backup)
+    for key, other in [("resource_id", "srv-b"), ("name", "manual"), ("vault_id", VAULT_B), ("vault_name", "db")]:
+        assert not select.matches({**backup, key: other}), key
+
+
+VAULT_ERRORS = [
+    ("keep: {last: 1}\nselect:\n  vault_ids: []\n", 3, "select.vault_ids is empty and would select nothing"),
+    ("keep: {last: 1}\nselect:\n  vault_names: []\n", 3, "select.vault_names is empty and would select nothing"),
+    (f"keep: {{last: 1}}\nselect:\n  vault_ids: {VAULT_A}\n", 3, "select.vault_ids must be a list"),
+    ("keep: {last: 1}\nselect:\n  vault_names: default\n", 3, "select.vault_names must be a list"),
+    ("keep: {last: 1}\nselect:\n  vault_ids:\n    - default\n", 4, "'default' is not a vault id (a UUID"),
+    ("keep: {last: 1}\nselect:\n  vault_ids:\n    - 12\n", 4, "a vault id must be a string"),
+    ("keep: {last: 1}\nselect:\n  vault_names: [yes]\n", 3, "select.vault_names must be a string"),
+    ("keep: {last: 1}\nselect:\n  vault_ids: [" + "f" * 5000 + "]\n", 3, "(5000 characters)"),
+    ("keep: {last: 1}\nselect:\n  vault: [default]\n", 3, "expected one of: resource_ids, name_prefix, vault_ids"),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "words"), VAULT_ERRORS)
+def test_a_bad_vault_condition_is_refused_at_its_line(text, line, words):
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text, "p.yaml")
+    message = str(caught.value)
+    assert message.startswith(f"p.yaml:{line}: "), message
+    assert words in message
+    assert len(message) < 300
+
+
+def test_the_example_documents_the_vault_keys_for_cbr():
+    """config/policy.example.yaml shows vault_ids and vault_names, commented, as CBR-only; uncommented they
+    read."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert "# vault_ids:" in text and "# vault_names:" in text and "CBR only" in text
+    enabled = text.replace("  # vault_ids:", "  vault_ids:").replace("  #   - ", "    - ")
+    enabled = enabled.replace("  # vault_names:", "  vault_names:")
+    select = parse_policy(enabled, "example").select
+    assert select.vault_ids == frozenset({"5f0d4f1e-2c3b-4a59-8d6e-7f8091a2b3c4"})
+    assert select.vault_names == frozenset({"default"})

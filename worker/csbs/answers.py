@@ -2,18 +2,24 @@
 
 Every call of the client returns an ``Answer``; nothing above the client looks at raw HTTP.
 
-=========  ===========================================================  =============================
-kind       HTTP answers                                                  what the caller does
-=========  ===========================================================  =============================
-OK         2xx                                                           use ``data``
-GONE       404 (CSBS.3001 or any 404)                                    the object does not exist
-BUSY       400 CSBS.2003 / CSBS.2004, 409                                something runs on it: wait
-THROTTLED  429 (APIG.0308 / APIGW.0308); ``retry_after_s`` if sent       back off, then retry
-TRANSIENT  500, 502, 503, 504, connection errors, timeouts               back off, then retry
-PERMANENT  other 4xx (e.g. 400 CSBS.8007, image-registered backup)       this task fails, others go on
-FATAL      401 after a renewed sign-in, 403, BackupService.4008,         abort the run (exit 3)
-           CSBS.9001 (provider invalid)
-=========  ===========================================================  =============================
+==========  =============================================================  =============================
+kind        HTTP answers                                                   what the caller does
+==========  =============================================================  =============================
+OK          2xx                                                            use ``data``
+GONE        404 with CSBS.3001 or any other ``CSBS.*`` code                the object does not exist
+NO_SERVICE  404 with a gateway code (APIG.*, APIGW.*), another code, no    not the CSBS API answering:
+            code, or a non-JSON body (an HTML page)                        retry; fatal in the preflight
+BUSY        400 CSBS.2003 / CSBS.2004, 409                                 something runs on it: wait
+THROTTLED   429 (APIG.0308 / APIGW.0308); ``retry_after_s`` if sent        back off, then retry
+TRANSIENT   500, 502, 503, 504, connection errors, timeouts                back off, then retry
+PERMANENT   other 4xx (e.g. 400 CSBS.8007, image-registered backup)        this task fails, others go on
+FATAL       401 after a renewed sign-in, 403, BackupService.4008,          abort the run (exit 3)
+            CSBS.9001 (provider invalid)
+==========  =============================================================  =============================
+
+Only the service itself can say an object is gone: a 404 from the gateway in front of it (wrong endpoint or
+path prefix, an API not published there, a proxy) proves nothing about the backup (``docs/csbs-api.md``,
+Errors). ``Answer.server_time`` is the server's clock from the ``Date`` header of the answer.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ class AnswerKind(enum.StrEnum):
 
     OK = "ok"
     GONE = "gone"
+    NO_SERVICE = "no_service"  # the endpoint answered, but not as the CSBS API
     BUSY = "busy"
     THROTTLED = "throttled"
     TRANSIENT = "transient"
@@ -35,7 +42,8 @@ class AnswerKind(enum.StrEnum):
     FATAL = "fatal"
 
 
-RETRYABLE_KINDS = frozenset({AnswerKind.THROTTLED, AnswerKind.TRANSIENT})
+# NO_SERVICE is retried: a gateway hiccup mid-run must cost time, never read as gone.
+RETRYABLE_KINDS = frozenset({AnswerKind.THROTTLED, AnswerKind.TRANSIENT, AnswerKind.NO_SERVICE})
 
 # Error codes that decide the kind whatever the status says.
 _CODE_KINDS: dict[str, AnswerKind] = {
@@ -53,7 +61,7 @@ _CODE_KINDS: dict[str, AnswerKind] = {
 _STATUS_KINDS: dict[int, AnswerKind] = {
     401: AnswerKind.FATAL,  # the client renews its sign-in once before it gives this answer
     403: AnswerKind.FATAL,
-    404: AnswerKind.GONE,
+    404: AnswerKind.NO_SERVICE,  # unless the code is the service's own (see classify)
     409: AnswerKind.BUSY,
     429: AnswerKind.THROTTLED,
     500: AnswerKind.TRANSIENT,
@@ -69,6 +77,8 @@ def classify(status: int, error_code: str | None) -> AnswerKind:
         return AnswerKind.OK
     if error_code is not None and error_code in _CODE_KINDS:
         return _CODE_KINDS[error_code]
+    if status == 404 and error_code is not None and error_code.startswith("CSBS."):
+        return AnswerKind.GONE  # the service's own not-found answer
     if status in _STATUS_KINDS:
         return _STATUS_KINDS[status]
     if status >= 500:
@@ -82,6 +92,8 @@ class Answer:
 
     ``status`` is None when the request never got an HTTP answer (connection dropped, timeout).
     ``data`` is the decoded JSON body of an OK answer.
+    ``server_time`` is the server's clock (POSIX seconds) from the answer's ``Date`` header; None when the
+    header is absent or unreadable, or no HTTP answer came.
     """
 
     kind: AnswerKind
@@ -90,15 +102,16 @@ class Answer:
     error_msg: str | None = None
     request_id: str | None = None
     retry_after_s: float | None = None
+    server_time: float | None = None
     data: Any = None
 
     @property
     def retryable(self) -> bool:
-        """True for throttled and transient answers."""
+        """True for throttled, transient and no-service answers (``RETRYABLE_KINDS``)."""
         return self.kind in RETRYABLE_KINDS
 
     def log_fields(self) -> dict[str, Any]:
-        """The fields every error event carries (design.md: http_status, error_code, request_id)."""
+        """The fields every error event carries (``docs/design.md``: http_status, error_code, request_id)."""
         return {
             "http_status": self.status,
             "error_code": self.error_code,

@@ -20,8 +20,8 @@ import structlog
 import yarl
 
 from worker.csbs.answers import Answer, AnswerKind
-from worker.csbs.client import answer_from_error, answer_from_response
 from worker.csbs.signer import SDK_DATE_HEADER, sdk_date, sign
+from worker.csbs.wire import answer_from_error, answer_from_response
 
 Clock = Callable[[], float]
 """Wall-clock seconds since the epoch (``time.time``); injected so tests can move time."""
@@ -80,6 +80,7 @@ class PasswordAuth:
         project_id: the project the token is scoped to.
         renew_margin_s: how long before expiry a token is replaced.
         clock: wall-clock seconds (``expires_at`` is a wall-clock time).
+        on_token: told every token IAM issues, so the run can mask it wherever it might be echoed.
     """
 
     def __init__(
@@ -91,8 +92,10 @@ class PasswordAuth:
         project_id: str,
         renew_margin_s: float = 300.0,
         clock: Clock = time.time,
+        on_token: Callable[[str], None] | None = None,
     ) -> None:
         self._tokens_url = _tokens_url(iam_endpoint)
+        self._on_token = on_token
         self._username = username
         self._password = password
         self._domain_name = domain_name
@@ -157,6 +160,8 @@ class PasswordAuth:
         except (aiohttp.ClientError, TimeoutError) as error:
             return self._failed(answer_from_error(error))
         self._token = token
+        if self._on_token is not None:
+            self._on_token(token)
         self._renew_at = self._renewal_time(started, expires_at)
         _log.info(
             "auth_token_renewed",
@@ -179,7 +184,7 @@ class PasswordAuth:
         return answer
 
     def _login_body(self) -> dict[str, Any]:
-        """The IAM password-login body, scoped to the project (csbs-api.md)."""
+        """The IAM password-login body, scoped to the project (``docs/csbs-api.md``, Authentication)."""
         user = {"name": self._username, "password": self._password, "domain": {"name": self._domain_name}}
         return {
             "auth": {

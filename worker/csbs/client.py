@@ -2,38 +2,47 @@
 
 Every call is one attempt; the only repeats made here are the single retry after a 401 when the
 authenticator has renewed its credential, and the page retries of ``list_items``. Network failures
-become transient answers, never exceptions; the kinds come from ``worker.csbs.answers.classify``.
+become transient answers, never exceptions; ``worker.csbs.wire`` reads the answers and the kinds come from
+``worker.csbs.answers.classify``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-import time
 from collections import Counter
 from collections.abc import Callable
-from email.utils import parsedate_to_datetime
 from types import SimpleNamespace, TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 import structlog
 import yarl
 from asyncio_throttle.throttler import Throttler
 
-from worker.csbs.answers import Answer, AnswerKind, classify
+from worker.csbs.answers import Answer, AnswerKind
+from worker.csbs.auth import Authenticator
+from worker.csbs.wire import answer_from_error, answer_from_response, parse_retry_after
+from worker.provider import DEFAULT_PROVIDER_ID
 from worker.retry import DEFAULT_RETRY_POLICY, RetryPolicy, call_with_retries
 
-if TYPE_CHECKING:
-    # Only for types: auth imports the answer readers of this module.
-    from worker.csbs.auth import Authenticator
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "DEFAULT_PROVIDER_ID",
+    "DEFAULT_TIMEOUT",
+    "MAX_LISTING_RESTARTS",
+    "CsbsClient",
+    "answer_from_error",  # re-exported: the readers live in worker.csbs.wire
+    "answer_from_response",
+    "parse_retry_after",
+    "request_pacing",
+]
 
-DEFAULT_PROVIDER_ID = "fc4d5750-22e7-4798-8a46-f48f62c4c1da"
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=10)
 """Per request: a CSBS call answers in well under a second; a minute means the answer is lost."""
 DEFAULT_PAGE_SIZE = 1000  # the API's own default
-_MAX_ERROR_TEXT = 300  # keep a non-JSON error page from flooding the logs
+MAX_LISTING_RESTARTS = 3
+"""How often ``list_items`` starts over after its marker vanished before it gives up on the listing."""
 
 _log = structlog.get_logger()
 Pick = Callable[[Any], Any]
@@ -48,8 +57,8 @@ class CsbsClient:
         project_id: the project every call addresses.
         auth: how requests are signed in (``TokenAuth``, ``PasswordAuth``, ``AkSkAuth``).
         provider_id: the fixed CSBS provider.
-        max_rps: the most CSBS requests per second the whole run sends (rounded up to a whole number);
-            IAM sign-ins go to another service and are not paced by it.
+        max_rps: the most CSBS requests per second the whole run sends (below 1 too: 0.2 is one request
+            every 5 s); IAM sign-ins go to another service and are not paced by it.
         timeout: per request; ``DEFAULT_TIMEOUT`` when None.
         retry: the page retries of ``list_items``; ``DEFAULT_RETRY_POLICY`` when None.
         page_size: the ``limit`` of each page ``list_items`` asks for.
@@ -75,7 +84,8 @@ class CsbsClient:
         self.timeout = timeout or DEFAULT_TIMEOUT
         self.retry = retry or DEFAULT_RETRY_POLICY
         self.page_size = page_size
-        self.throttler = Throttler(rate_limit=math.ceil(max_rps), period=1.0)
+        rate_limit, period_s = request_pacing(max_rps)
+        self.throttler = Throttler(rate_limit=rate_limit, period=period_s)
         self.calls: Counter[str] = Counter()  #: requests sent, by route ("delete", "get_item", ..., "auth")
         self._auth = auth
         self._session: aiohttp.ClientSession | None = None
@@ -130,22 +140,21 @@ class CsbsClient:
         """Every backup matching ``filters``, page after page (``page_size`` each) until an empty one.
 
         Each page is retried while throttled or transient (``self.retry``, until ``deadline``, a
-        ``loop.time()`` instant); a page that still fails is returned as is. ``data`` is the list of all items.
+        ``loop.time()`` instant); a page that still fails is returned as is. A page answered 404 for its
+        ``marker`` (the backup it names was deleted meanwhile) starts the listing over, at most
+        ``MAX_LISTING_RESTARTS`` times. A listing never answers GONE: a 404 says nothing of a record here.
+        ``data`` is the list of all items.
         """
-        items: list[dict[str, Any]] = []
-        seen: set[Any] = set()
-        marker: str | None = None
-        while True:
-            answer = await self._list_page_with_retries(marker, filters, deadline)
-            if answer.kind is not AnswerKind.OK:
-                return answer
-            fresh = [item for item in answer.data if item.get("id") not in seen]
-            # An empty page ends the listing; so does one with nothing new (a server ignoring the marker).
-            if not fresh:
-                return dataclasses.replace(answer, data=items)
-            items.extend(fresh)
-            seen.update(item.get("id") for item in fresh)
-            marker = str(answer.data[-1].get("id"))
+        for restart in range(MAX_LISTING_RESTARTS + 1):
+            answer, marker = await self._list_all_pages(filters, deadline)
+            if not (answer.status == 404 and marker is not None):
+                return _not_gone(answer)
+            _log.info("csbs_listing_restarted", marker=marker, restart=restart + 1, **answer.log_fields())
+        return dataclasses.replace(
+            answer,
+            kind=AnswerKind.TRANSIENT,
+            error_msg=f"listing restarted {MAX_LISTING_RESTARTS} times: page markers kept vanishing",
+        )
 
     async def count_items(self, **filters: str) -> Answer:
         """How many backups match ``filters``; ``data`` is an int."""
@@ -155,6 +164,23 @@ class CsbsClient:
     def _checkpoint_url(self, checkpoint_id: str) -> yarl.URL:
         """The URL of a backup record."""
         return self.project_url / "providers" / self.provider_id / "checkpoints" / checkpoint_id
+
+    async def _list_all_pages(self, filters: dict[str, str], deadline: float | None) -> tuple[Answer, str | None]:
+        """One pass over the pages: the answer (``data`` = every item) and the marker of its last page."""
+        items: list[dict[str, Any]] = []
+        seen: set[Any] = set()
+        marker: str | None = None
+        while True:
+            answer = await self._list_page_with_retries(marker, filters, deadline)
+            if answer.kind is not AnswerKind.OK:
+                return answer, marker
+            fresh = [item for item in answer.data if item.get("id") not in seen]
+            # An empty page ends the listing; so does one with nothing new (a server ignoring the marker).
+            if not fresh:
+                return dataclasses.replace(answer, data=items), marker
+            items.extend(fresh)
+            seen.update(item.get("id") for item in fresh)
+            marker = str(answer.data[-1].get("id"))
 
     async def _list_page_with_retries(
         self, marker: str | None, filters: dict[str, str], deadline: float | None
@@ -215,69 +241,21 @@ class CsbsClient:
         self.calls[route if isinstance(route, str) else "auth"] += 1
 
 
-async def answer_from_response(response: aiohttp.ClientResponse) -> Answer:
-    """Read an HTTP answer: kind, request id, ``Retry-After``, and the error fields or the decoded body."""
-    body = await response.read()
-    decoded = _decode_json(body)
-    request_id = response.headers.get("X-Request-Id")
-    retry_after_s = parse_retry_after(response.headers.get("Retry-After"))
-    if 200 <= response.status < 300:
-        return Answer(AnswerKind.OK, response.status, request_id=request_id, retry_after_s=retry_after_s, data=decoded)
-    code, message = _error_fields(decoded, body)
-    return Answer(
-        kind=classify(response.status, code),
-        status=response.status,
-        error_code=code,
-        error_msg=message,
-        request_id=request_id,
-        retry_after_s=retry_after_s,
-    )
+def request_pacing(max_rps: float) -> tuple[int, float]:
+    """``(rate_limit, period_s)`` of a throttler that lets ``max_rps`` requests per second through, exactly.
+
+    A whole number of requests per a period of a second or more, so that 0.2 is one request per 5 s
+    and 2.5 is two per 0.8 s (rounding up would let more through than asked).
+    """
+    rate_limit = max(1, math.floor(max_rps))
+    return rate_limit, rate_limit / max_rps
 
 
-def answer_from_error(error: BaseException) -> Answer:
-    """A request that got no HTTP answer (connection refused or dropped, timeout): transient."""
-    detail = str(error) or ("no answer within the timeout" if isinstance(error, TimeoutError) else "")
-    return Answer(AnswerKind.TRANSIENT, error_msg=f"{type(error).__name__}: {detail}".rstrip(": "))
-
-
-def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
-    """``Retry-After`` in seconds (delta-seconds or an HTTP date); None when absent or unreadable."""
-    if value is None:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(moment.timestamp() - now(), 0.0)
-
-
-def _decode_json(body: bytes) -> Any:
-    """The decoded JSON body, or None when it is empty or not JSON."""
-    try:
-        return json.loads(body) if body else None
-    except ValueError:
-        return None
-
-
-def _error_fields(decoded: Any, body: bytes) -> tuple[str | None, str | None]:
-    """``(error_code, error_msg)`` from ``{"error_code","error_msg"}`` or ``{"error": {"code","message"}}``."""
-    if isinstance(decoded, dict):
-        if "error_code" in decoded or "error_msg" in decoded:
-            return _text(decoded.get("error_code")), _text(decoded.get("error_msg"))
-        error = decoded.get("error")
-        if isinstance(error, dict):
-            return _text(error.get("code")), _text(error.get("message"))
-    text = body.decode("utf-8", errors="replace").strip()[:_MAX_ERROR_TEXT]
-    return None, text or None
-
-
-def _text(value: Any) -> str | None:
-    """A field as text (some gateways send numeric codes)."""
-    return None if value is None else str(value)
+def _not_gone(answer: Answer) -> Answer:
+    """A listing's answer with GONE made transient: no record is named by a listing."""
+    if answer.kind is AnswerKind.GONE:
+        return dataclasses.replace(answer, kind=AnswerKind.TRANSIENT)
+    return answer
 
 
 def _picked(answer: Answer, pick: Pick) -> Answer:

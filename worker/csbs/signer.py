@@ -1,7 +1,7 @@
 """The SDK-HMAC-SHA256 request signature of Huawei Cloud (AK/SK), as pure functions.
 
 It follows ``huaweicloudsdkcore/signer/signer.py`` of the official Python SDK and reproduces its known
-answers (see ``csbs-api.md``):
+answers (see ``docs/csbs-api.md``):
 
 1. CanonicalRequest = ``METHOD\\nCanonicalURI\\nCanonicalQuery\\nCanonicalHeaders\\nSignedHeaders\\nhex(sha256(body))``
 2. StringToSign = ``SDK-HMAC-SHA256\\n{X-Sdk-Date}\\nhex(sha256(CanonicalRequest))``

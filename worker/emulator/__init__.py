@@ -2,7 +2,7 @@
 
 from worker.emulator.app import Emulator
 from worker.emulator.cli import add_arguments, run
-from worker.emulator.scenario import AccessKey, FaultRule, IamUser, Scenario, ScenarioError
+from worker.emulator.scenario import AccessKey, FaultRule, IamUser, OddStatus, Scenario, ScenarioError
 from worker.emulator.server import serve
 from worker.emulator.stats import Stats
 
@@ -11,6 +11,7 @@ __all__ = [
     "Emulator",
     "FaultRule",
     "IamUser",
+    "OddStatus",
     "Scenario",
     "ScenarioError",
     "Stats",

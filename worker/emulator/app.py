@@ -1,9 +1,12 @@
 """The emulator: one scenario, its backups and tasks, its credentials and faults, as an aiohttp app.
 
-Every request passes one middleware, in this order: count it; apply a fault decided before auth
-(throttle, 5xx, drop, delay); check the caller (401), its rights (403), the project (400
-BackupService.4008); serve it; turn it into a 500 if an ``applied-500`` rule fires; stamp
-``X-Request-Id`` on whatever answer goes out.
+Every request passes one middleware, in this order: count it; answer the gateway's 404 if the scenario
+plays a wrong endpoint (``gateway_404``); apply a fault decided before auth (throttle, 5xx, gateway 404,
+drop, delay); check the caller (401), its rights (403), the project (400 BackupService.4008); serve it;
+turn it into a 500 if an ``applied-500`` rule fires; write an error in the scenario's ``error_shape``;
+stamp the request id (header, or body with ``request_id_in_body``) and a ``Date`` header read from the
+emulator's own wall time (so the server clock a client reads is the clock ``updated_at`` is written in,
+fake clock included) on whatever answer goes out.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -100,8 +104,14 @@ class Emulator:
                  created_at: datetime | str | None = None, tags: Sequence[Mapping[str, str]] | None = None,
                  resource_name: str | None = None, resource_type: str = SERVER_TYPE,
                  policy_id: str | None = None, description: str = "",
-                 image_registered: bool = False) -> dict[str, Any]:
-        """Add one backup; what is not given is made up (seeded). Returns its JSON."""
+                 image_registered: bool = False, stale_delete_failure: bool = False) -> dict[str, Any]:
+        """Add one backup; what is not given is made up (seeded). Returns its JSON.
+
+        ``stale_delete_failure`` makes it look as an earlier failed deletion left it (a crashed run's):
+        ``error``, ``fail_op`` delete, with that deletion's old ``fail_reason``, ``updated_at``,
+        ``finished_at`` (an hour before now) and ``taskid``, whatever ``status`` says; a ``created_at``
+        later than that failure is moved back before it. A new DELETE of it works normally.
+        """
         if status not in STATUSES or status in _TASK_STATUSES:
             raise ValueError(f"status {status!r}: use one of {sorted(STATUSES - _TASK_STATUSES)}")
         if isinstance(created_at, str):
@@ -119,7 +129,7 @@ class Emulator:
             item.tags = [dict(tag) for tag in tags]
         if status == "error":
             item.fail_op, item.fail_reason = "backup", "backup failed"
-        return self._store.add(item)
+        return self._store.add(item, stale_delete_failure=stale_delete_failure)
 
     def seed_random(self, n: int) -> list[Record]:
         """Add ``n`` random backup records of 1-3 backups each."""
@@ -156,14 +166,31 @@ class Emulator:
         route = _route_name(request)
         self._stats.note_request(route, _delete_target(request, route))
         try:
-            response = await self._answer(request, handler, route)
+            outcome = await self._answer(request, handler, route)
         except _Dropped:
             return web.Response(status=500)  # never sent: the transport is already closed
-        response.headers["X-Request-Id"] = uuid.uuid4().hex
+        response = self._stamped(outcome, uuid.uuid4().hex)
         self._stats.responses_by_status[response.status] += 1
         return response
 
-    async def _answer(self, request: web.Request, handler: Handler, route: str) -> web.StreamResponse:
+    def _stamped(self, outcome: web.StreamResponse | errors.ApiError, request_id: str) -> web.StreamResponse:
+        """The answer to send: an error in the scenario's shape; the request id and ``Date`` on every one."""
+        in_body = self.scenario.request_id_in_body
+        if isinstance(outcome, errors.ApiError):
+            response: web.StreamResponse = outcome.response(self.scenario.error_shape, request_id if in_body else None)
+        else:
+            response = outcome
+        if not in_body:
+            response.headers["X-Request-Id"] = request_id
+        # aiohttp would write its own Date from the machine's clock; this one is the clock of updated_at.
+        response.headers["Date"] = format_datetime(self._time.wall(), usegmt=True)
+        return response
+
+    async def _answer(
+        self, request: web.Request, handler: Handler, route: str
+    ) -> web.StreamResponse | errors.ApiError:
+        if self.scenario.gateway_404 != "none":
+            return errors.gateway_not_found(self.scenario.gateway_404)
         fault = self._faults.before(route)
         if fault is not None:
             self._stats.faults_by_kind[fault.kind] += 1
@@ -173,21 +200,21 @@ class Emulator:
                 _drop(request)
             error = fault_error(fault)
             if error is not None:
-                return error.response()
+                return error
         try:
             if route != "auth":
                 request[PRINCIPAL] = await self._admit(request)
             response = await handler(request)
         except errors.ApiError as exc:
-            return exc.response()
-        except web.HTTPException as exc:  # no such route or method: answer like the gateway, in JSON
-            return errors.ApiError(exc.status, "APIG.0101", f"The API does not exist: {exc.reason}").response()
+            return exc
+        except web.HTTPException:  # no such route or method: the gateway's 404, as for any API it lacks
+            return errors.gateway_not_found("apig")
         except Exception:  # an emulator bug: still answer in the API's shape, and say so in the log
             _log.exception("emulator failed to serve %s %s", request.method, request.path)
-            return errors.internal_error().response()
+            return errors.internal_error()
         if 200 <= response.status < 300 and (applied := self._faults.after(route)) is not None:
             self._stats.faults_by_kind[applied.kind] += 1
-            return (fault_error(applied) or errors.internal_error()).response()
+            return fault_error(applied) or errors.internal_error()
         return response
 
     async def _admit(self, request: web.Request) -> Principal:

@@ -1,14 +1,32 @@
 """Error answers as CSBS and its API gateway give them: a status and ``{"error_code", "error_msg"}``.
 
-Code that finds a request wrong raises ``ApiError``; the app's middleware turns it into the JSON answer
-(and adds ``X-Request-Id`` like every other answer). The constructors below are the table of csbs-api.md.
+Code that finds a request wrong raises ``ApiError``; the app's middleware turns it into the answer in the
+scenario's ``error_shape`` (and adds the request id like every other answer). The constructors below are
+the table of ``docs/csbs-api.md`` (Errors).
+
+The shapes, all of which the Huawei SDK accepts: ``error_code`` (``{"error_code", "error_msg"}``, the
+documented one), ``error`` (``{"error": {"code", "message"}}``), ``errorCode`` (``{"errorCode",
+"errorMsg"}``), ``code`` (``{"code", "message"}``) and ``openstack`` (``{"<kind>": {"code", "message"}}``
+with the HTTP status as a number for code, e.g. ``{"badRequest": {"code": 400, ...}}``: that shape carries
+no service code, so a client can no longer tell a CSBS.3001 from a gateway's 404).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any, Literal
 
 from aiohttp import web
+
+ErrorShape = Literal["error_code", "error", "errorCode", "code", "openstack"]
+ERROR_SHAPES: tuple[str, ...] = ("error_code", "error", "errorCode", "code", "openstack")
+
+# OpenStack's fault names by status (Nova/Cinder/Karbor API faults).
+_OPENSTACK_KINDS = {
+    400: "badRequest", 401: "unauthorized", 403: "forbidden", 404: "itemNotFound", 405: "badMethod",
+    409: "conflictingRequest", 413: "overLimit", 429: "overLimit", 500: "computeFault", 501: "notImplemented",
+    503: "serviceUnavailable",
+}
 
 
 class ApiError(Exception):
@@ -21,10 +39,36 @@ class ApiError(Exception):
         self.message = message
         self.headers = dict(headers or {})
 
-    def response(self) -> web.Response:
-        """The JSON answer of this error."""
-        body = {"error_code": self.code, "error_msg": self.message}
+    def response(self, shape: ErrorShape = "error_code", request_id: str | None = None) -> web.Response:
+        """The JSON answer of this error in ``shape``; ``request_id`` goes into the body when given."""
+        body = error_body(self.status, self.code, self.message, shape)
+        if request_id is not None:
+            body["request_id"] = request_id
         return web.json_response(body, status=self.status, headers=self.headers)
+
+
+class PageError(ApiError):
+    """An error a proxy or gateway answers with an HTML page instead of JSON (no shape, no request id)."""
+
+    def __init__(self, status: int, page: str) -> None:
+        super().__init__(status, "", page)
+
+    def response(self, shape: ErrorShape = "error_code", request_id: str | None = None) -> web.Response:
+        """The HTML page."""
+        return web.Response(status=self.status, text=self.message, content_type="text/html", headers=self.headers)
+
+
+def error_body(status: int, code: str, message: str, shape: ErrorShape) -> dict[str, Any]:
+    """The JSON body of an error in one of the shapes (see the module docstring)."""
+    if shape == "error":
+        return {"error": {"code": code, "message": message}}
+    if shape == "errorCode":
+        return {"errorCode": code, "errorMsg": message}
+    if shape == "code":
+        return {"code": code, "message": message}
+    if shape == "openstack":
+        return {_OPENSTACK_KINDS.get(status, "computeFault"): {"code": status, "message": message}}
+    return {"error_code": code, "error_msg": message}
 
 
 def unauthorized(reason: str) -> ApiError:
@@ -40,6 +84,25 @@ def forbidden(reason: str) -> ApiError:
 def not_found(what: str) -> ApiError:
     """404 CSBS.3001: the backup (or record) does not exist."""
     return ApiError(404, "CSBS.3001", f"Checkpoint_item ({what}) is not found.")
+
+
+def marker_not_found(marker: str) -> ApiError:
+    """404 CSBS.3001 for a listing whose ``marker`` names a backup deleted since (OpenStack answers 404)."""
+    return ApiError(404, "CSBS.3001", f"Marker checkpoint_item ({marker}) could not be found.")
+
+
+GATEWAY_MESSAGE = "The API does not exist or has not been published in the environment"
+GATEWAY_PAGE = (
+    "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1></center>"
+    "\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+
+
+def gateway_not_found(flavour: str) -> ApiError:
+    """The 404 of an endpoint that serves no CSBS API: ``apigw`` (APIGW.0101), ``apig`` (APIG.0101), ``html``."""
+    if flavour == "html":
+        return PageError(404, GATEWAY_PAGE)
+    return ApiError(404, "APIGW.0101" if flavour == "apigw" else "APIG.0101", GATEWAY_MESSAGE)
 
 
 def busy(item_id: str, mode: str) -> ApiError:

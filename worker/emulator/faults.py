@@ -70,4 +70,6 @@ def fault_error(rule: FaultRule) -> errors.ApiError | None:
         return errors.unauthorized("the credentials were revoked")
     if rule.kind == "403":
         return errors.forbidden("the permission was withdrawn")
+    if rule.kind.startswith("404-"):  # 404-apigw, 404-apig, 404-html: the gateway lost the API
+        return errors.gateway_not_found(rule.kind.removeprefix("404-"))
     return None

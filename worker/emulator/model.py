@@ -66,7 +66,18 @@ View = tuple[Item, Shown]
 """An item with its state as a reader sees it now; rendered to JSON only when it is answered."""
 
 
-def render(view: View) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Rendering:
+    """How numbers are written in an item's JSON (the API documents neither)."""
+
+    progress_format: str = "int"  # int | float | string
+    fail_code_numeric: bool = False
+
+
+PLAIN = Rendering()
+
+
+def render(view: View, rendering: Rendering = PLAIN) -> dict[str, Any]:
     """The item's JSON (the shape of ``GET checkpoint_items/{id}``) as the reader sees it."""
     item, shown = view
     finished = item.finished_at or item.created_at
@@ -84,10 +95,10 @@ def render(view: View) -> dict[str, Any]:
         "backup_data": {"eip": "", "cloudservicetype": "server", "ram": 4096, "vcpus": 2,
                         "__openstack_region_name": "", "private_ip": "", "disk": 40, "imagetype": "gold"},
         "extend_info": {
-            "progress": shown.progress,
+            "progress": _progress(shown.progress, rendering),
             "fail_op": item.fail_op,
             "fail_reason": item.fail_reason,
-            "fail_code": dict(item.fail_code),
+            "fail_code": _fail_code(item.fail_code, rendering),
             "taskid": shown.taskid,
             "finished_at": format_csbs(finished),
             "resource_name": item.resource_name,
@@ -108,3 +119,20 @@ def render(view: View) -> dict[str, Any]:
             "volume_backups": [],
         },
     }
+
+
+def _progress(percent: int, rendering: Rendering) -> int | float | str:
+    """``extend_info.progress`` as the scenario writes it: 42, 42.0 or "42"."""
+    if rendering.progress_format == "float":
+        return float(percent)
+    if rendering.progress_format == "string":
+        return str(percent)
+    return percent
+
+
+def _fail_code(code: dict[str, Any], rendering: Rendering) -> dict[str, Any]:
+    """``extend_info.fail_code`` with ``Code`` as text, or as a number when the scenario says so."""
+    shown = dict(code)
+    if rendering.fail_code_numeric and str(shown.get("Code", "")).isdigit():
+        shown["Code"] = int(shown["Code"])
+    return shown

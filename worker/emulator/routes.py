@@ -1,4 +1,4 @@
-"""The HTTP calls of csbs-api.md and the IAM sign-in, as aiohttp handlers.
+"""The HTTP calls of docs/csbs-api.md and the IAM sign-in, as aiohttp handlers.
 
 Handlers assume the middleware has already applied faults and checked the caller (see ``app.py``);
 they only parse the request, ask the store, and shape the answer.

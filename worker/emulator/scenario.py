@@ -15,13 +15,21 @@ from typing import Any, Literal
 
 import yaml
 
+from worker.emulator.errors import ERROR_SHAPES, ErrorShape
+
 CSBS_PROVIDER_ID = "fc4d5750-22e7-4798-8a46-f48f62c4c1da"
 
 GoneMode = Literal["404", "deleted"]
 BusyMode = Literal["400", "409"]
 
 FAULT_ROUTES = frozenset({"auth", "delete", "get_item", "list", "count", "*"})
-FAULT_KINDS = frozenset({"401", "403", "429", "429-retry-after", "500", "503", "drop", "slow", "applied-500"})
+FAULT_KINDS = frozenset({
+    "401", "403", "429", "429-retry-after", "500", "503", "drop", "slow", "applied-500",
+    "404-apigw", "404-apig", "404-html",
+})
+GATEWAY_404 = ("none", "apigw", "apig", "html")
+PROGRESS_FORMATS = ("int", "float", "string")
+VANISHED_MARKER = ("page", "404")
 
 
 class ScenarioError(ValueError):
@@ -76,7 +84,9 @@ class FaultRule:
         kind: ``429`` (APIG.0308, no Retry-After), ``429-retry-after`` (with ``Retry-After``), ``500``
             (CSBS.9999), ``503``, ``drop`` (close the connection unanswered), ``slow`` (answer normally
             after ``delay_s``), ``applied-500`` (do the work, then answer 500 CSBS.9999), ``401`` (APIG.0301:
-            credentials revoked mid-run), ``403`` (permission withdrawn mid-run).
+            credentials revoked mid-run), ``403`` (permission withdrawn mid-run), ``404-apigw`` / ``404-apig``
+            / ``404-html`` (the gateway's 404 for an API it does not serve: APIGW.0101, APIG.0101 or an HTML
+            page, e.g. after a good preflight).
         rate: probability per matching request (seeded); None means every matching request.
         times: hit only the first ``times`` matching requests (after ``after``); None means no cap.
         after: let the first ``after`` matching requests through untouched.
@@ -101,6 +111,28 @@ class FaultRule:
             raise ScenarioError(f"fault rate {self.rate} is not between 0 and 1")
         if self.after < 0 or (self.times is not None and self.times < 0) or self.delay_s < 0:
             raise ScenarioError("fault after, times and delay_s must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class OddStatus:
+    """A status the API documents nowhere, shown by some backups while they are being deleted.
+
+    Args:
+        status: what GET and list show instead of ``waiting_delete`` / ``deleting`` (e.g. ``error-deleting``).
+        items: backup ids that show it whenever a deletion holds them.
+        rate: probability that any other deletion task shows it for its backups (seeded, per task).
+
+    The task still ends as it would (gone, ``deleted``, ``error``); a stuck one shows the status forever.
+    """
+
+    status: str = "error-deleting"
+    items: frozenset[str] = frozenset()
+    rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.rate <= 1.0:
+            raise ScenarioError(f"odd_status rate {self.rate} is not between 0 and 1")
+        object.__setattr__(self, "items", frozenset(str(i) for i in self.items))
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +166,22 @@ class Scenario:
         forbidden_tokens: tokens that authenticate but get 403 on every CSBS call.
         forbidden_users: users (queue user ids) that get 403 on every CSBS call.
         faults: fault rules, checked in order; the first that fires decides.
+        gateway_404: a wrong endpoint: every route answers the gateway's 404, ``apigw`` (APIGW.0101),
+            ``apig`` (APIG.0101) or ``html`` (an HTML page); ``none`` serves the API.
+        error_shape: the body of every error answer: ``error_code``, ``error``, ``errorCode``, ``code`` or
+            ``openstack`` (see ``worker.emulator.errors``).
+        request_id_in_body: error answers carry ``request_id`` in the body, and no answer has an
+            ``X-Request-Id`` header.
+        progress_format: ``extend_info.progress`` as an ``int`` (42), a ``float`` (42.0) or a numeric
+            ``string`` ("42").
+        fail_code_numeric: ``extend_info.fail_code.Code`` as a number (2006) instead of text ("2006").
+        odd_status: an undocumented status some backups show while being deleted (``OddStatus``).
+        stale_failed_items: backup ids (planned or seeded) that start as left by an earlier failed deletion:
+            ``error`` with ``fail_op`` delete and an old ``fail_reason``, ``updated_at``, ``finished_at``,
+            ``taskid`` (see ``Emulator.add_item(stale_delete_failure=True)``).
+        vanished_marker: a listing whose ``marker`` names a backup deleted since: ``page`` (the page after
+            where it stood) or ``404`` (404 CSBS.3001, as OpenStack services answer; in the ``openstack``
+            error shape that is ``{"itemNotFound": {"code": 404, ...}}``).
     """
 
     project_id: str
@@ -160,6 +208,14 @@ class Scenario:
     forbidden_tokens: frozenset[str] = field(default=frozenset(), repr=False)
     forbidden_users: frozenset[str] = frozenset()
     faults: tuple[FaultRule, ...] = ()
+    gateway_404: str = "none"
+    error_shape: ErrorShape = "error_code"
+    request_id_in_body: bool = False
+    progress_format: str = "int"
+    fail_code_numeric: bool = False
+    odd_status: OddStatus | None = None
+    stale_failed_items: frozenset[str] = frozenset()
+    vanished_marker: str = "page"
 
     def __post_init__(self) -> None:
         _check_scenario(self)
@@ -212,6 +268,10 @@ def _check_scenario(s: Scenario) -> None:
     for name in ("token_ttl_s", "sdk_date_skew_s", "ak_lock_s", "deleted_linger_s", "status_lag_s"):
         if getattr(s, name) < 0:
             raise ScenarioError(f"{name} must not be negative")
+    for name, allowed in (("gateway_404", GATEWAY_404), ("error_shape", ERROR_SHAPES),
+                          ("progress_format", PROGRESS_FORMATS), ("vanished_marker", VANISHED_MARKER)):
+        if getattr(s, name) not in allowed:
+            raise ScenarioError(f"{name} {getattr(s, name)!r} must be one of {', '.join(allowed)}")
     if s.tasks_per_user < 1 or s.ak_lock_failures < 0:
         raise ScenarioError("tasks_per_user must be at least 1 and ak_lock_failures not negative")
 
@@ -219,9 +279,10 @@ def _check_scenario(s: Scenario) -> None:
 def _convert(key: str, value: Any) -> Any:
     """Turn one YAML value into the type the field holds (lists to tuples, nested mappings to objects)."""
     if key in ("fail_items", "stuck_items", "image_items", "disabled_projects", "forbidden_tokens",
-               "forbidden_users"):
+               "forbidden_users", "stale_failed_items"):
         return frozenset(str(v) for v in _as_list(key, value))
-    if key in ("gone_mode", "busy_mode", "project_id", "provider_id"):  # YAML reads 404 or an all-digit id as int
+    # YAML reads 404 or an all-digit id as int
+    if key in ("gone_mode", "busy_mode", "project_id", "provider_id", "vanished_marker"):
         return str(value)
     if key == "delete_duration_s":
         pair = _as_list(key, value)
@@ -236,6 +297,8 @@ def _convert(key: str, value: Any) -> Any:
         return tuple(_build(IamUser, item, key) for item in _as_list(key, value))
     if key == "access_keys":
         return tuple(_build(AccessKey, item, key) for item in _as_list(key, value))
+    if key == "odd_status":
+        return None if value is None else _build(OddStatus, value, key)
     if key == "faults":
         return tuple(_build(FaultRule, _fault_kind_as_text(item), key) for item in _as_list(key, value))
     return value

@@ -1,4 +1,4 @@
-"""``SDK-HMAC-SHA256`` request signing as the Huawei Cloud SDK does it (csbs-api.md, Authentication).
+"""``SDK-HMAC-SHA256`` request signing as the Huawei Cloud SDK does it (docs/csbs-api.md, Authentication).
 
 The emulator verifies signatures by rebuilding the canonical request from what it received; ``sign``
 builds the same headers on the client side so tests can sign their requests. Both rest on the same four

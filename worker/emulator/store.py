@@ -4,6 +4,11 @@ A DELETE checks that every backup it names may go (not registered to an image, n
 status ``available`` or ``error``), then queues one ``DeletionTask`` and returns. When the task ends, its
 backups vanish (404), linger as ``deleted`` first, or fail to ``error``, as the scenario says. Readers get
 each backup as it looks now, including the scenario's ``status_lag_s``.
+
+The task fields move as the API shows them: a queued or running deletion shows its own new
+``extend_info.taskid`` and an ``updated_at`` of when it was queued or started; a failed one keeps that
+``taskid`` and sets ``updated_at`` and ``extend_info.finished_at`` to the failure time. A backup seeded as
+a stale failure shows all of that from an earlier deletion, an hour old.
 """
 
 from __future__ import annotations
@@ -11,11 +16,11 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from worker.emulator import errors
-from worker.emulator.model import DELETABLE, Item, Shown, View, render
+from worker.emulator.model import DELETABLE, Item, Rendering, Shown, View, render
 from worker.emulator.query import Query, matches, page
 from worker.emulator.scenario import Scenario
 from worker.emulator.stats import Stats
@@ -23,7 +28,9 @@ from worker.emulator.tasks import DeletionTask, TaskBoard
 from worker.emulator.timebase import TimeBase
 
 DELETE_FAIL_REASON = "Delete backup failed: the backup storage did not release the snapshot data."
-DELETE_FAIL_CODE = {"Code": 2006, "Description": "delete checkpoint failed"}
+DELETE_FAIL_CODE = {"Code": "2006", "Description": "delete checkpoint failed"}
+STALE_FAIL_REASON = "Delete backup failed: the backup task was interrupted."
+STALE_FAILURE_AGE_S = 3600.0  # how long before seeding a stale failure happened
 
 
 class BackupStore:
@@ -44,6 +51,7 @@ class BackupStore:
         self._records: dict[str, list[str]] = {}
         self._tombstones: dict[str, View] = {}  # where vanished items stood, so their ids stay valid markers
         self._lingering: set[str] = set()  # ``deleted`` items waiting for their purge_at
+        self._rendering = Rendering(scenario.progress_format, scenario.fail_code_numeric)
         self.board = TaskBoard(scenario.tasks_per_user, self._task_ended, stats)
 
     # -- reading -------------------------------------------------------------------------------------
@@ -64,13 +72,13 @@ class BackupStore:
         item = self._items.get(item_id)
         if item is None:
             raise errors.not_found(item_id)
-        return render(self._view(item, now, as_seen))
+        return render(self._view(item, now, as_seen), self._rendering)
 
     def select(self, query: Query) -> list[dict[str, Any]]:
         """One page of the list."""
         now = self.advance()
         views = [self._view(item, now) for item in self._items.values()]
-        return [render(view) for view in page(views, query, self._marker_view)]
+        return [render(view, self._rendering) for view in page(views, query, self._marker_view)]
 
     def count(self, query: Query) -> int:
         """How many backups pass the filters (paging ignored)."""
@@ -80,7 +88,7 @@ class BackupStore:
     def snapshot(self, as_seen: bool = False) -> list[dict[str, Any]]:
         """Every backup now, in insertion order (for tests); ``as_seen`` applies the status lag."""
         now = self.advance()
-        return [render(self._view(item, now, as_seen)) for item in self._items.values()]
+        return [render(self._view(item, now, as_seen), self._rendering) for item in self._items.values()]
 
     # -- writing -------------------------------------------------------------------------------------
 
@@ -88,17 +96,20 @@ class BackupStore:
         """True if the id is taken, by a backup that exists or one that did."""
         return item_id in self._items or item_id in self._tombstones
 
-    def add(self, item: Item) -> dict[str, Any]:
-        """Store a new backup; its id must be new."""
+    def add(self, item: Item, stale_delete_failure: bool = False) -> dict[str, Any]:
+        """Store a new backup; its id must be new. A stale failure (or a ``stale_failed_items`` id) starts
+        as left by an earlier failed deletion."""
         if self.known(item.id):
             raise ValueError(f"backup {item.id} already exists")
+        if stale_delete_failure or item.id in self._scenario.stale_failed_items:
+            self._mark_stale_failure(item)
         if item.id in self._scenario.image_items:
             item.image_registered = True
         if item.image_registered and not item.image_id:
             item.image_id = str(uuid.uuid5(uuid.NAMESPACE_OID, item.id))  # stable, no draw from the rng
         self._items[item.id] = item
         self._records.setdefault(item.checkpoint_id, []).append(item.id)
-        return render(self._view(item, self._time.now()))
+        return render(self._view(item, self._time.now()), self._rendering)
 
     def delete_record(self, checkpoint_id: str, user: str) -> None:
         """Queue one task for every backup of the record; 404 if none is left."""
@@ -147,8 +158,27 @@ class BackupStore:
         return DeletionTask(
             task_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
             user=user, item_ids=item_ids, queued_at=now, duration_s=duration, failing=failing,
-            stuck_at=rng.uniform(0.1, 0.9) if stuck else None,
+            stuck_at=rng.uniform(0.1, 0.9) if stuck else None, odd_items=self._odd_items(item_ids),
         )
+
+    def _odd_items(self, item_ids: tuple[str, ...]) -> frozenset[str]:
+        """The task's backups that show the scenario's odd status (the coin is tossed only with a rate)."""
+        odd = self._scenario.odd_status
+        if odd is None:
+            return frozenset()
+        if odd.rate and self._rng.random() < odd.rate:
+            return frozenset(item_ids)
+        return frozenset(i for i in item_ids if i in odd.items)
+
+    def _mark_stale_failure(self, item: Item) -> None:
+        """Make ``item`` look as an earlier deletion left it when it failed (a crashed run's, say)."""
+        failed_at = self._time.wall() - timedelta(seconds=STALE_FAILURE_AGE_S)
+        # A backup made after its own failed deletion cannot be: a newer one is dated back before it.
+        item.created_at = min(item.created_at, failed_at - timedelta(minutes=5))
+        item.status, item.progress = "error", 0
+        item.fail_op, item.fail_reason, item.fail_code = "delete", STALE_FAIL_REASON, dict(DELETE_FAIL_CODE)
+        item.updated_at = item.finished_at = failed_at
+        item.taskid = str(uuid.uuid5(uuid.NAMESPACE_OID, f"stale-delete:{item.id}"))  # stable, no rng draw
 
     def _task_ended(self, task: DeletionTask) -> None:
         """Apply a task's result to its backups at its end time."""
@@ -159,7 +189,7 @@ class BackupStore:
                 continue
             item.task, item.taskid, item.updated_at = None, task.task_id, self._time.wall(end)
             if item_id in task.failing:
-                item.status, item.progress = "error", 0
+                item.status, item.progress, item.finished_at = "error", 0, self._time.wall(end)
                 item.fail_op, item.fail_reason, item.fail_code = "delete", DELETE_FAIL_REASON, dict(DELETE_FAIL_CODE)
             elif self._scenario.gone_mode == "deleted":
                 item.status, item.purge_at = "deleted", end + self._scenario.deleted_linger_s
@@ -174,9 +204,12 @@ class BackupStore:
         del self._items[item.id]
 
     def _marker_view(self, item_id: str) -> View | None:
+        """Where the marker's backup stands; a vanished one answers 404 if the scenario says so."""
         item = self._items.get(item_id)
         if item is not None:
             return self._view(item, self._time.now())
+        if item_id in self._tombstones and self._scenario.vanished_marker == "404":
+            raise errors.marker_not_found(item_id)
         return self._tombstones.get(item_id)
 
     def _view(self, item: Item, now: float, as_seen: bool = True) -> View:
@@ -186,6 +219,9 @@ class BackupStore:
         if task is None or lagging:
             updated: datetime = item.updated_at or item.finished_at or item.created_at
             return item, Shown(item.status, item.progress, updated, item.taskid)
+        odd = self._scenario.odd_status
+        odd_status = odd.status if odd is not None and item.id in task.odd_items else None
         if task.started_at is None:
-            return item, Shown("waiting_delete", 0, self._time.wall(task.queued_at), task.task_id)
-        return item, Shown("deleting", task.progress(now), self._time.wall(task.started_at), task.task_id)
+            return item, Shown(odd_status or "waiting_delete", 0, self._time.wall(task.queued_at), task.task_id)
+        shown_status = odd_status or "deleting"
+        return item, Shown(shown_status, task.progress(now), self._time.wall(task.started_at), task.task_id)

@@ -27,6 +27,7 @@ class DeletionTask:
         duration_s: running time once started.
         failing: backups whose deletion ends in ``error`` when the task ends.
         stuck_at: for a stuck task, the fraction of progress where it freezes forever; None otherwise.
+        odd_items: backups that show the scenario's undocumented ``odd_status`` while this task holds them.
     """
 
     task_id: str
@@ -36,6 +37,7 @@ class DeletionTask:
     duration_s: float
     failing: frozenset[str] = frozenset()
     stuck_at: float | None = None
+    odd_items: frozenset[str] = frozenset()
     started_at: float | None = field(default=None, init=False)
     ended_at: float | None = field(default=None, init=False)
 

@@ -1,0 +1,239 @@
+"""What the emulated CBR is like: credentials, deletion timing, and one switch per silent point.
+
+``CbrScenario`` is a frozen value like the CSBS ``Scenario``: every field but ``project_id`` has a default,
+so a test names only what it cares about. The switches are the readings of the points where the public
+material is silent (``docs/cbr-api.md``, last section); each field's docstring names its point.
+``CbrScenario.from_yaml`` reads the same keys (``config/scenario.cbr.example.yaml`` documents each one).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from worker.emulator.scenario import AccessKey, IamUser, ScenarioError, read_scenario_file
+
+DeleteMode = Literal["queued", "sync"]
+FailMode = Literal["available", "error"]
+GoneAnswer = Literal["404", "401"]
+RepeatDelete = Literal["2003", "409", "204"]
+OverLimit = Literal["queue", "2003", "6216", "409", "429"]
+SharedDelete = Literal["403", "6711"]
+CheckpointAfter = Literal["404", "deleted"]
+ChildDelete = Literal["refused", "alone"]
+TimeForm = Literal["offset", "naive", "z"]
+CodeForm = Literal["prefixed", "bare"]
+
+FAULT_ROUTES = frozenset({
+    "auth", "delete", "get_backup", "list_backups", "get_checkpoint", "list_vaults", "get_vault",
+    "list_operation_logs", "*",
+})
+FAULT_KINDS = frozenset({"401", "403", "429", "429-retry-after", "500", "503", "drop", "slow", "applied-500"})
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "delete_mode": ("queued", "sync"), "fail_mode": ("available", "error"), "gone_answer": ("404", "401"),
+    "repeat_delete": ("2003", "409", "204"), "over_limit": ("queue", "2003", "6216", "409", "429"),
+    "shared_delete": ("403", "6711"), "checkpoint_after": ("404", "deleted"),
+    "child_delete": ("refused", "alone"), "time_form": ("offset", "naive", "z"),
+    "code_form": ("prefixed", "bare"),
+}
+_ID_SETS = ("fail_items", "stuck_items", "forbidden_users")
+
+
+@dataclass(frozen=True, slots=True)
+class CbrFaultRule:
+    """One injected fault, as ``worker.emulator.FaultRule`` but on the CBR routes.
+
+    Args:
+        route: one of ``FAULT_ROUTES`` (``*`` = every route).
+        kind: ``429`` (APIG.0308), ``429-retry-after``, ``500`` (BackupService.9910), ``503``, ``drop``,
+            ``slow``, ``applied-500`` (do the work, then answer 500), ``401``, ``403``.
+        rate: probability per matching request (seeded); None = every matching request.
+        times: hit at most this many matching requests (after ``after``); None = no cap.
+        after: let the first ``after`` matching requests through.
+        retry_after_s: the ``Retry-After`` of ``429-retry-after`` (default 1 s).
+        delay_s: wait this long before answering (the point of ``slow``).
+    """
+
+    route: str
+    kind: str
+    rate: float | None = None
+    times: int | None = None
+    after: int = 0
+    retry_after_s: float | None = None
+    delay_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.route not in FAULT_ROUTES:
+            raise ScenarioError(f"fault route {self.route!r} is not one of {sorted(FAULT_ROUTES)}")
+        if self.kind not in FAULT_KINDS:
+            raise ScenarioError(f"fault kind {self.kind!r} is not one of {sorted(FAULT_KINDS)}")
+        if self.rate is not None and not 0.0 <= self.rate <= 1.0:
+            raise ScenarioError(f"fault rate {self.rate} is not between 0 and 1")
+        if self.after < 0 or (self.times is not None and self.times < 0) or self.delay_s < 0:
+            raise ScenarioError("fault after, times and delay_s must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class CbrScenario:
+    """How the emulated CBR behaves. Point numbers refer to ``docs/cbr-api.md``, last section.
+
+    Args:
+        project_id: the one project that holds vaults and backups.
+        tokens: static ``X-Auth-Token`` values mapped to their user; they never expire.
+        users: IAM users for ``POST /v3/auth/tokens`` (password method).
+        access_keys: AK/SK pairs accepted with ``SDK-HMAC-SHA256``.
+        token_ttl_s, sdk_date_skew_s, ak_lock_failures, ak_lock_s: as in the CSBS scenario.
+        forbidden_users: users (queue ids) answered 403 on every CBR call.
+        deletions_per_user: deletions that run at once per user (point 3); later ones wait.
+        delete_duration_s: (min, max) running time of one deletion, drawn per deletion (seeded).
+        delete_mode: point 1: ``queued`` (waiting_delete, deleting, then 404) or ``sync`` (gone at the 204).
+        delete_status: point 4: the DELETE's success status, 204 (no body) or 200/202 (with a JSON body).
+        over_limit: point 3: ``queue`` the deletions past ``deletions_per_user``, or refuse them with
+            400 CSBS.2003, 400 BackupService.6216, 409 or 429.
+        repeat_delete: a DELETE of a backup already being deleted: 400 ``2003`` (CSBS.2003), ``409``,
+            or ``204`` (accepted again, nothing new queued).
+        fail_items, fail_rate: deletions that fail (the ids always; any other with this probability).
+        fail_mode: point 5: a failed deletion leaves the backup ``available`` or in ``error``.
+        fail_logs: point 5/7: a failed deletion writes a ``delete`` operation log (status failed, error_info).
+        delete_logs: point 7: deletions write ``delete`` operation logs at all (for an API delete).
+        log_request_id: point 7: ``extra_info.common.request_id`` equals the DELETE's ``X-Request-Id``.
+        stuck_items: backups whose deletion never ends (it keeps its slot).
+        status_lag_s: for this long after a DELETE, reads still show the backup as before it.
+        gone_answer: point 6: a backup that does not exist answers 404 BackupService.6200, or 401
+            ``{"unauthorized": {"code": "401", "message": "Malformed request url"}}``.
+        checkpoint_after: point 2: a restore point whose backups are all gone answers 404, or 200 ``deleted``.
+        child_delete: point 8: children always go with their parent; a DELETE of a child alone is
+            ``refused`` (400 BackupService.6201) or deletes that child ``alone``.
+        children_listed: point 8: lists show children as entries of their own (with ``parent_id``);
+            False = only a ``parent_id`` filter shows them.
+        shared_delete: point 9: a recipient's DELETE of a shared-in backup answers ``403`` or 400 ``6711``.
+        image_blocks: point 11: a backup with ``extend_info.os_images_data`` is refused with 400 BackupService.6204.
+        offset_zero: point 13: ``accepted``, or ``refused`` (400 BackupService.9900: "a positive integer").
+        count_is_total: point 13: the list's ``count`` is the total (True) or the page's size (False).
+        time_form: point 14: ``offset`` (``...085+00:00``), ``naive`` (``...065135``) or ``z`` (``...32Z``).
+        code_form: point 15: error codes ``prefixed`` (``BackupService.6200``) or ``bare`` (``6200``).
+        faults: fault rules, checked in order; the first that fires decides.
+    """
+
+    project_id: str
+    tokens: Mapping[str, str] = field(default_factory=dict, repr=False)
+    users: tuple[IamUser, ...] = ()
+    access_keys: tuple[AccessKey, ...] = ()
+    token_ttl_s: float = 24 * 3600.0
+    sdk_date_skew_s: float = 15 * 60.0
+    ak_lock_failures: int = 5
+    ak_lock_s: float = 5 * 60.0
+    forbidden_users: frozenset[str] = frozenset()
+    deletions_per_user: int = 5
+    delete_duration_s: tuple[float, float] = (1.0, 5.0)
+    delete_mode: DeleteMode = "queued"
+    delete_status: int = 204
+    over_limit: OverLimit = "queue"
+    repeat_delete: RepeatDelete = "2003"
+    fail_items: frozenset[str] = frozenset()
+    fail_rate: float = 0.0
+    fail_mode: FailMode = "available"
+    fail_logs: bool = True
+    delete_logs: bool = True
+    log_request_id: bool = True
+    stuck_items: frozenset[str] = frozenset()
+    status_lag_s: float = 0.0
+    gone_answer: GoneAnswer = "404"
+    checkpoint_after: CheckpointAfter = "404"
+    child_delete: ChildDelete = "refused"
+    children_listed: bool = True
+    shared_delete: SharedDelete = "403"
+    image_blocks: bool = True
+    offset_zero: Literal["accepted", "refused"] = "accepted"
+    count_is_total: bool = True
+    time_form: TimeForm = "offset"
+    code_form: CodeForm = "prefixed"
+    faults: tuple[CbrFaultRule, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check(self)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], source: str = "scenario", **overrides: Any) -> CbrScenario:
+        """Build a scenario from plain data (as read from YAML); ``overrides`` win over ``data``."""
+        merged = {**data, **overrides}
+        unknown = sorted(set(merged) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ScenarioError(f"{source}: unknown scenario key(s): {', '.join(unknown)}")
+        if "project_id" not in merged:
+            raise ScenarioError(f"{source}: project_id is required")
+        try:
+            return cls(**{key: _convert(key, value) for key, value in merged.items()})
+        except (TypeError, ValueError) as exc:
+            raise ScenarioError(f"{source}: {exc}") from exc
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, **overrides: Any) -> CbrScenario:
+        """Read a scenario file; ``overrides`` win over its values."""
+        return cls.from_mapping(read_scenario_file(path), source=str(path), **overrides)
+
+
+def _check(s: CbrScenario) -> None:
+    """Reject values that cannot describe a cloud."""
+    for name, allowed in _CHOICES.items():
+        if getattr(s, name) not in allowed:
+            raise ScenarioError(f"{name} {getattr(s, name)!r} must be one of {list(allowed)}")
+    if s.offset_zero not in ("accepted", "refused"):
+        raise ScenarioError("offset_zero must be 'accepted' or 'refused'")
+    low, high = s.delete_duration_s
+    if not 0 <= low <= high:
+        raise ScenarioError(f"delete_duration_s {s.delete_duration_s} must be (min, max) with 0 <= min <= max")
+    if s.delete_status not in (200, 202, 204):
+        raise ScenarioError("delete_status must be 200, 202 or 204")
+    if not 0.0 <= s.fail_rate <= 1.0:
+        raise ScenarioError("fail_rate must be between 0 and 1")
+    if s.deletions_per_user < 1 or s.status_lag_s < 0 or s.token_ttl_s < 0:
+        raise ScenarioError("deletions_per_user must be at least 1; times must not be negative")
+
+
+def _convert(key: str, value: Any) -> Any:
+    """One YAML value as the field's type (lists to frozensets or tuples, nested mappings to objects)."""
+    if key in _ID_SETS:
+        return frozenset(str(v) for v in _as_list(key, value))
+    if key in _CHOICES or key == "project_id":  # YAML reads 404 or an all-digit id as int
+        return str(value)
+    if key == "delete_duration_s":
+        pair = _as_list(key, value)
+        if len(pair) != 2:
+            raise ScenarioError(f"delete_duration_s must be [min, max], got {value!r}")
+        return (float(pair[0]), float(pair[1]))
+    if key == "tokens":
+        if not isinstance(value, Mapping):
+            raise ScenarioError("tokens must map each token to its user")
+        return {str(token): str(user) for token, user in value.items()}
+    nested = {"users": IamUser, "access_keys": AccessKey, "faults": CbrFaultRule}
+    if key in nested:
+        return tuple(_build(nested[key], item, key) for item in _as_list(key, value))
+    return value
+
+
+def _as_list(key: str, value: Any) -> list[Any]:
+    if isinstance(value, list | tuple | set | frozenset):
+        return list(value)
+    raise ScenarioError(f"{key} must be a list, got {value!r}")
+
+
+def _build(kind: type[Any], item: Any, where: str) -> Any:
+    """One nested object; unknown keys are named. YAML reads ``kind: 429`` as a number: made text."""
+    if isinstance(item, kind):
+        return item
+    if not isinstance(item, Mapping):
+        raise ScenarioError(f"{where}: each entry must be a mapping, got {item!r}")
+    unknown = sorted(set(item) - {f.name for f in dataclasses.fields(kind)})
+    if unknown:
+        raise ScenarioError(f"{where}: unknown key(s): {', '.join(map(str, unknown))}")
+    if isinstance(item.get("kind"), int):
+        item = {**item, "kind": str(item["kind"])}
+    try:
+        return kind(**item)
+    except TypeError as exc:
+        raise ScenarioError(f"{where}: {exc}") from exc

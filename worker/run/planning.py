@@ -1,0 +1,66 @@
+"""CSBS plans from a retention policy: the listing and the decisions ``plan`` prints and ``delete --policy`` runs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+
+from worker.csbs import AnswerKind, CsbsClient
+from worker.errors import AbortError, ServiceError, UsageError
+from worker.plan import Task
+from worker.policy import Policy
+from worker.retention import (
+    Decision,
+    check_max_deletions,
+    decide,
+    explain_records,
+    plan_document,
+)
+from worker.settings import Settings
+
+log = structlog.get_logger()
+
+
+async def plan_from_policy(client: CsbsClient, settings: Settings, policy: Policy,
+                           explain: str | None) -> tuple[list[Task], list[Decision]]:
+    """List every backup of the project, decide, write ``--explain``, and return the deletion tasks.
+
+    The listing may take as long as one task (``task_timeout``), retrying throttled and transient pages.
+    """
+    if policy.select.uses_vaults:
+        raise UsageError(f"{policy.source}: select.vault_ids and select.vault_names apply to CBR backups; "
+                         "run with --service cbr, or drop them for CSBS")
+    deadline = asyncio.get_running_loop().time() + settings.task_timeout_s
+    answer = await client.list_items(deadline=deadline)
+    if answer.kind is not AnswerKind.OK:
+        if answer.kind is AnswerKind.FATAL:
+            raise AbortError(f"listing the backups was refused: HTTP {answer.status} {answer.error_code}")
+        raise ServiceError(f"cannot list the project's backups: HTTP {answer.status} {answer.error_code} "
+                           f"{answer.error_msg} (request id {answer.request_id})")
+    try:
+        decisions = decide(answer.data, policy)
+    except ValueError as error:  # a backup the service described in a way the planner cannot read
+        raise UsageError(f"cannot apply {policy.source} to the listed backups: {error}") from None
+    if explain:
+        await asyncio.to_thread(write_json, explain, explain_records(decisions))
+    doomed = check_max_deletions(decisions, policy)
+    log.info("policy_applied", policy=policy.source, governed=len(decisions), keep=len(decisions) - doomed,
+             delete=doomed, timezone=str(policy.timezone))
+    document = plan_document(decisions, settings.project_id)
+    tasks = [Task(entry["checkpoint_id"], item, policy.source, None)
+             for entry in document["deletions"] for item in entry["checkpoint_items"]]
+    return tasks, decisions
+
+
+def write_json(path: str, data: Any) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2)
+
+
+def flags_of(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings flags of an argparse namespace's values (everything but the handler)."""
+    return {key: value for key, value in values.items() if key != "handler"}

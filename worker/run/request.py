@@ -1,0 +1,37 @@
+"""What the command line asks for, typed: the only thing ``cli.py`` hands to a run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any
+
+from worker.plan import Plan
+
+EmbeddedCloud = Callable[[Plan, str, str], AbstractAsyncContextManager[tuple[str, str]]]
+"""Starts an emulator of a service (csbs, cbr) seeded with a plan's backups in a project; yields (endpoint,
+token)."""
+
+
+@dataclass(frozen=True)
+class DeleteRequest:
+    """``csbs-worker delete``: ``flags`` holds every setting given on the command line (None = not given)."""
+
+    flags: Mapping[str, Any]
+    plans: Sequence[str] = ()
+    plan_format: str = "auto"
+    policy: str | None = None
+    explain: str | None = None
+    dry_run: bool = False
+    emulator: bool = False
+    emulator_scenario: str | None = None
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """``csbs-worker plan --policy FILE``."""
+
+    flags: Mapping[str, Any]
+    policy: str
+    explain: str | None = None
