@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 from collections.abc import AsyncIterator
+from typing import TypeVar
 
 from worker.emulator import Emulator, Scenario, ScenarioError, serve
 from worker.emulator.cbr import CbrEmulator, CbrScenario
@@ -29,17 +30,25 @@ def embedded_emulator(plan: Plan, project_id: str, service: str = "csbs", scenar
     return _csbs_emulator(plan, project_id, scenario_path, seed)
 
 
+S = TypeVar("S", Scenario, CbrScenario)
+
+
+def _scenario(kind: type[S], path: str | None, project_id: str, token: str) -> S:
+    """The demo's scenario (or the one in ``path``), accepting only this run's fresh token."""
+    tokens = {token: "demo-user"}
+    try:
+        if path:
+            return kind.from_yaml(path, project_id=project_id, tokens=tokens)
+        return kind(project_id, tokens=tokens, delete_duration_s=DEMO_DELETE_DURATION_S)
+    except ScenarioError as error:
+        raise UsageError(str(error)) from None
+
+
 @contextlib.asynccontextmanager
 async def _cbr_emulator(plan: Plan, project_id: str, scenario_path: str | None,
                         seed: int) -> AsyncIterator[tuple[str, str]]:
     token = secrets.token_urlsafe(24)
-    tokens = {token: "demo-user"}
-    try:
-        scenario = (CbrScenario.from_yaml(scenario_path, project_id=project_id, tokens=tokens) if scenario_path
-                    else CbrScenario(project_id, tokens=tokens, delete_duration_s=DEMO_DELETE_DURATION_S))
-    except ScenarioError as error:
-        raise UsageError(str(error)) from None
-    emulator = CbrEmulator(scenario, seed=seed)
+    emulator = CbrEmulator(_scenario(CbrScenario, scenario_path, project_id, token), seed=seed)
     backup_ids = [task.item_id for task in plan if task.item_id is not None]
     if backup_ids:
         emulator.seed_plan(backup_ids)
@@ -53,13 +62,7 @@ async def _cbr_emulator(plan: Plan, project_id: str, scenario_path: str | None,
 async def _csbs_emulator(plan: Plan, project_id: str, scenario_path: str | None,
                          seed: int) -> AsyncIterator[tuple[str, str]]:
     token = secrets.token_urlsafe(24)
-    tokens = {token: "demo-user"}
-    try:
-        scenario = (Scenario.from_yaml(scenario_path, project_id=project_id, tokens=tokens) if scenario_path
-                    else Scenario(project_id, tokens=tokens, delete_duration_s=DEMO_DELETE_DURATION_S))
-    except ScenarioError as error:
-        raise UsageError(str(error)) from None
-    emulator = Emulator(scenario, seed=seed)
+    emulator = Emulator(_scenario(Scenario, scenario_path, project_id, token), seed=seed)
     # The plan is deduplicated: a whole record never comes with items of its own.
     records: dict[str, list[str] | None] = {}
     for task in plan:

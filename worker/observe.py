@@ -7,8 +7,9 @@ queued one as ``waiting_delete``, a running one as ``deleting`` (point 2); a fai
 status lag). A status the worker does not know is its own sighting (``UNKNOWN``), never "untouched": reading
 it as untouched would re-send DELETEs for a backup the service is busy with.
 
-A failure sighting carries the time the service says the failure happened (``extend_info.finished_at``,
-else ``updated_at``; zone-less times are UTC, point 9) and the task id, so the tracker can tell a failure of
+A failure sighting carries the time the service says the failure happened (the later of
+``extend_info.finished_at`` and ``updated_at``: the first may be the backup's own end; zone-less times are
+UTC, point 9) and the task id, so the tracker can tell a failure of
 its own DELETE from one left by an earlier deletion (docs/design.md, "Fresh and stale failures").
 """
 
@@ -82,13 +83,19 @@ def _text(value: Any) -> str | None:
     return None if value is None or value == "" else str(value)
 
 
+def _latest(*times: float | None) -> float | None:
+    """The latest known time: ``finished_at`` may be the backup's own end, a failed deletion updates the item."""
+    known = [moment for moment in times if moment is not None]
+    return max(known) if known else None
+
+
 def _failure(item: Mapping[str, Any], extend: Mapping[str, Any]) -> Sighting:
     code = extend.get("fail_code")
     return Sighting(
         Seen.FAILED,
         fail_reason=_text(extend.get("fail_reason")) or "deletion ended in error",
         fail_code=_text(code.get("Code")) if isinstance(code, Mapping) else None,
-        failed_at=read_time(extend.get("finished_at")) or read_time(item.get("updated_at")),
+        failed_at=_latest(read_time(extend.get("finished_at")), read_time(item.get("updated_at"))),
         task_id=_text(extend.get("taskid")),
     )
 

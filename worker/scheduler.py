@@ -37,6 +37,8 @@ from worker.tracking import TaskSpec, TaskTrace
 
 log = structlog.get_logger()
 
+INTERNAL_ERROR = "internal_error"  # the error code of a task the worker itself failed on
+
 LogIds = Callable[[TaskSpec], dict[str, str | None]]
 """The ids a task's log lines carry (CSBS: checkpoint_id and checkpoint_item; CBR: backup_id and vault_id)."""
 
@@ -200,6 +202,8 @@ class Scheduler:
                 self._interrupted(index, trace, job.adopted)
                 return False
             self._record(index, trace, ending)
+            # A task that timed out may still run at the provider: hold its slot. (A crashed one goes on with the
+            # next task, as docs/design.md, "Crashes in a task", says: the bug must not take the slot with it.)
             if ending.outcome is Outcome.TIMED_OUT and (trace.attempts or job.adopted):
                 return await self._hold(spec, trace)
         return True
@@ -210,7 +214,7 @@ class Scheduler:
             return await self.runner.run(job.spec, trace, adopted=job.adopted)
         except Exception as error:  # a bug must not vanish, nor take the slot with it
             log.exception("task_crashed", error=f"{type(error).__name__}: {error}")
-            return TaskEnd(Outcome.FAILED, "internal_error", f"the worker failed on this task: {error!r}")
+            return TaskEnd(Outcome.FAILED, INTERNAL_ERROR, f"the worker failed on this task: {error!r}")
 
     def _record(self, index: int, trace: TaskTrace, ending: TaskEnd) -> None:
         self.results.record(index, TaskResult(

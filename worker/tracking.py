@@ -179,7 +179,7 @@ class TaskRunner:
         if kind is AnswerKind.GONE:
             return self._end(task, Outcome.DELETED if task.maybe_applied else Outcome.ALREADY_ABSENT)
         if kind is AnswerKind.FATAL:
-            return _abort(answer)
+            return abort_run(answer)
         if kind is AnswerKind.PERMANENT:
             return self._end(task, Outcome.FAILED, answer)
         return self._end(task, Outcome.TIMED_OUT, answer, code="task_timeout",
@@ -187,7 +187,7 @@ class TaskRunner:
 
     async def _with_retries(self, task: _Task, call: Callable[[], Awaitable[Answer]]) -> Answer:
         """One call, retried on throttled and transient answers within the task's time."""
-        answer, _ = await call_with_retries(call, self.policy.retry, deadline=task.deadline, on_retry=_log_retry)
+        answer, _ = await call_with_retries(call, self.policy.retry, deadline=task.deadline, on_retry=log_retry)
         return answer
 
     # -- following -------------------------------------------------------------------------------
@@ -215,7 +215,7 @@ class TaskRunner:
     def _unreadable(self, task: _Task, answer: Answer) -> Ending:
         """A look whose answer says nothing of the task, even after retries."""
         if answer.kind is AnswerKind.FATAL:
-            return _abort(answer)
+            return abort_run(answer)
         if answer.retryable:
             return self._end(task, Outcome.TIMED_OUT, answer, code="task_timeout",
                              message=f"no usable answer before the task timeout: {answer.error_msg}")
@@ -295,18 +295,7 @@ class TaskRunner:
 
     def _end(self, task: _Task, outcome: Outcome, answer: Answer | None = None, *,
              message: str | None = None, code: str | None = None) -> TaskEnd:
-        if answer is not None:
-            ending = TaskEnd(outcome, code or answer.error_code, message or answer.error_msg, answer.status,
-                             answer.request_id)
-        else:
-            ending = TaskEnd(outcome, code, message)
-        fields: dict[str, Any] = {"attempts": task.trace.attempts, "polls": task.trace.polls}
-        if ending.ok:
-            log.info(f"task_{outcome}", **fields)
-        else:
-            log.error(f"task_{outcome}", **fields, http_status=ending.http_status, error_code=ending.error_code,
-                      error_msg=ending.error_message, request_id=ending.request_id)
-        return ending
+        return end_task(task.trace, outcome, answer, message=message, code=code)
 
     def _set_state(self, task: _Task, state: str) -> None:
         task.trace.state = state
@@ -321,12 +310,29 @@ class TaskRunner:
         return sighting is not None and sighting.seen not in (Seen.QUEUED, Seen.RUNNING, Seen.UNKNOWN)
 
 
-def _log_retry(answer: Answer, attempt: int, delay_s: float) -> None:
+def end_task(trace: TaskTrace, outcome: Outcome, answer: Answer | None = None, *, message: str | None = None,
+             code: str | None = None) -> TaskEnd:
+    """The ending of a task, with the answer that decided it, logged as ``task_<outcome>`` (both services)."""
+    if answer is not None:
+        ending = TaskEnd(outcome, code or answer.error_code, message or answer.error_msg, answer.status,
+                         answer.request_id)
+    else:
+        ending = TaskEnd(outcome, code, message)
+    fields: dict[str, Any] = {"attempts": trace.attempts, "polls": trace.polls}
+    if ending.ok:
+        log.info(f"task_{outcome}", **fields)
+    else:
+        log.error(f"task_{outcome}", **fields, http_status=ending.http_status, error_code=ending.error_code,
+                  error_msg=ending.error_message, request_id=ending.request_id)
+    return ending
+
+
+def log_retry(answer: Answer, attempt: int, delay_s: float) -> None:
     log.warning("request_retry", attempt=attempt, delay_s=round(delay_s, 3), kind=str(answer.kind),
                 **answer.log_fields())
 
 
-def _abort(answer: Answer) -> RunAbort:
+def abort_run(answer: Answer) -> RunAbort:
     return RunAbort(f"the cloud refused the run: HTTP {answer.status} {answer.error_code or ''} "
                     f"{answer.error_msg or ''} (request id {answer.request_id})".replace("  ", " "))
 

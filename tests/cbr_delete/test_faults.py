@@ -184,3 +184,18 @@ def test_time_and_code_forms(time_form: str, code_form: str, worker: Callable[..
     assert run.code == 1
     assert outcomes(run) == {**dict.fromkeys(ids, "deleted"), image: "failed", absent: "already_absent"}
     assert by_backup(run)[image]["error_code"] in ("6204", "BackupService.6204")
+
+
+@pytest.mark.parametrize("route", ["delete", "get_backup"])
+def test_answers_slower_than_the_request_timeout_are_retried(route: str, worker: Callable[..., Run]) -> None:
+    """Answers that take longer than --request-timeout (the DELETE's may still be applied) are retried as
+    transient: every task ends deleted, never already_absent or failed."""
+    slow = CbrFaultRule(route, "slow", delay_s=0.6, times=3)
+    with cbr_emulator_on_loopback(faults=(slow,)) as served:
+        ids = seed(served, 3)
+        run = worker(["delete", *CBR, "--request-timeout", "0.3", "-"], cloud_env(served.url), stdin=text_plan(ids))
+        slowed = served.emulator.stats.faults_by_kind["slow"]
+    assert slowed == 3
+    assert run.code == 0
+    assert outcomes(run) == dict.fromkeys(ids, "deleted")
+    assert run.named("request_retry")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.cbr_delete.conftest import CBR, by_backup, new_id, outcomes, seed, text_plan
+from tests.cbr_delete.conftest import CBR, by_backup, delete_now, new_id, outcomes, seed, text_plan
 from tests.harness import Run, cbr_emulator_on_loopback, cloud_env
 from worker.cbr.tracking import MAX_RESENDS
 
@@ -72,14 +72,15 @@ def test_shared_in_backup_fails_and_the_run_goes_on(answer: str, worker: Callabl
 
 
 @pytest.mark.parametrize("fail_mode", ["available", "error"])
-@pytest.mark.parametrize("fail_logs", [True, False], ids=["with-log", "no-log"])
-def test_deletion_that_falls_back_is_resent_then_failed(fail_mode: str, fail_logs: bool,
+@pytest.mark.parametrize(("fail_logs", "delete_logs"), [(True, True), (False, True), (False, False)],
+                         ids=["failed-log", "no-failed-log", "no-logs"])
+def test_deletion_that_falls_back_is_resent_then_failed(fail_mode: str, fail_logs: bool, delete_logs: bool,
                                                         worker: Callable[..., Run]) -> None:
     """A deletion that fails at the provider leaves the backup available or in error (no fail_op): the task
     is never deleted; a failed delete operation log fails it at once with the log's code, and without a
     log the DELETE is re-sent a bounded number of times before it is failed."""
     good, failing = [new_id(), new_id()], new_id()
-    with cbr_emulator_on_loopback(fail_mode=fail_mode, fail_logs=fail_logs,
+    with cbr_emulator_on_loopback(fail_mode=fail_mode, fail_logs=fail_logs, delete_logs=delete_logs,
                                   fail_items=frozenset({failing})) as served:
         for backup_id in (*good, failing):
             served.emulator.add_backup(backup_id=backup_id)
@@ -114,3 +115,70 @@ def test_random_failures_are_never_deleted(worker: Callable[..., Run]) -> None:
     assert {b for b, o in got.items() if o == "failed"} <= left
     assert {b for b, o in got.items() if o == "deleted"}.isdisjoint(left)
     assert all(n <= 1 + MAX_RESENDS for n in sent.values())
+
+
+@pytest.mark.parametrize("child_delete", ["refused", "alone"])
+def test_a_child_named_alone(child_delete: str, worker: Callable[..., Run]) -> None:
+    """A plan that names a per-disk child by itself: refused with 6201 ("try again"), which is busy only up
+    to its cap and then failed; or, where CBR deletes a child alone, deleted while its parent stays."""
+    with cbr_emulator_on_loopback(child_delete=child_delete) as served:
+        parent = served.emulator.add_backup(children=1)
+        child = str(parent["children"][0]["id"])
+        run = worker(["delete", *CBR, "-"], cloud_env(served.url), stdin=text_plan([child]))
+        sent = served.emulator.stats.deletes_by_target[child]
+        parent_left = served.emulator.backup(str(parent["id"]))
+    assert parent_left is not None
+    if child_delete == "alone":
+        assert run.code == 0 and outcomes(run) == {child: "deleted"}
+        return
+    assert run.code == 1
+    assert outcomes(run) == {child: "failed"}
+    row = by_backup(run)[child]
+    assert row["error_code"] == "BackupService.6201" and "answered 4 times" in row["error_message"]
+    assert sent == 4
+
+
+def test_a_vault_in_the_wrong_status_fails_after_its_cap(worker: Callable[..., Run]) -> None:
+    """A backup in a frozen vault is refused with 6112: busy up to its cap, then failed; never deleted."""
+    with cbr_emulator_on_loopback() as served:
+        vault = str(served.emulator.add_vault("frozen", billing_status="frozen")["id"])
+        (frozen,) = seed(served, 1, vault_id=vault)
+        (fine,) = seed(served, 1)
+        run = worker(["delete", *CBR, "-"], cloud_env(served.url), stdin=text_plan([frozen, fine]))
+    assert run.code == 1
+    assert outcomes(run) == {frozen: "failed", fine: "deleted"}
+    assert by_backup(run)[frozen]["error_code"] == "BackupService.6112"
+
+
+@pytest.mark.parametrize("fail_logs", [True, False], ids=["failed-log", "no-failed-log"])
+def test_adopted_deletion_that_fails_is_failed_never_deleted(fail_logs: bool, worker: Callable[..., Run]) -> None:
+    """A deletion started before the run (adopted) that then fails at CBR: failed (at once on its failed
+    operation log, else after the bounded re-sends), never deleted."""
+    failing = new_id()
+    with cbr_emulator_on_loopback(fail_items=frozenset({failing}), fail_logs=fail_logs,
+                                  delete_duration_s=(0.3, 0.3)) as served:
+        served.emulator.add_backup(backup_id=failing)
+        delete_now(served, failing)
+        run = worker(["delete", *CBR, "-"], cloud_env(served.url), stdin=text_plan([failing]))
+        sent = served.emulator.stats.deletes_by_target[failing]
+    assert run.code == 1
+    assert outcomes(run) == {failing: "failed"}
+    assert run.named("task_adopted")
+    row = by_backup(run)[failing]
+    if fail_logs:
+        assert row["error_code"] == "BackupService.6201" and sent == 1
+    else:
+        assert row["error_code"] == "delete_failed" and sent == 1 + MAX_RESENDS
+
+
+@pytest.mark.parametrize("time_form", ["naive", "z"])
+def test_failed_log_is_found_in_every_time_form(time_form: str, worker: Callable[..., Run]) -> None:
+    """The failed delete log is matched to our DELETE whether CBR writes zone-less or whole-second Z times."""
+    failing = new_id()
+    with cbr_emulator_on_loopback(fail_items=frozenset({failing}), time_form=time_form, code_form="bare") as served:
+        served.emulator.add_backup(backup_id=failing)
+        run = worker(["delete", *CBR, "-"], cloud_env(served.url), stdin=text_plan([failing]))
+        sent = served.emulator.stats.deletes_by_target[failing]
+    assert outcomes(run) == {failing: "failed"}
+    assert by_backup(run)[failing]["error_code"] in ("BackupService.6201", "6201")
+    assert sent == 1

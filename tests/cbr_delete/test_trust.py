@@ -93,9 +93,12 @@ def test_gateway_404_on_every_look_is_never_gone(worker: Callable[..., Run]) -> 
     with cbr_emulator_on_loopback() as served:
         ids = seed(served, 3)
         absent = new_id()
-        answer = (lambda method, kind, n: gateway_404() if (method, kind) == ("GET", "backup") else None)
+
+        def answer(method: str, kind: str, n: int) -> web.Response | None:
+            return gateway_404() if (method, kind) == ("GET", "backup") else None
+
         with GatewayProxy(served.url, answer) as proxy:
-            run = worker(["delete", *CBR, "-", "--task-timeout", "1"], cloud_env(proxy.url),
+            run = worker(["delete", *CBR, "-", "--task-timeout", "1", "--request-timeout", "0.5"], cloud_env(proxy.url),
                          stdin=text_plan([*ids, absent]))
     assert run.code == 1
     assert outcomes(run) == {**dict.fromkeys(ids, "timed_out"), absent: "already_absent"}
@@ -108,7 +111,10 @@ def test_gateway_404_on_delete_is_not_already_absent(worker: Callable[..., Run])
     with cbr_emulator_on_loopback() as served:
         ids = seed(served, 2)
         absent = new_id()
-        answer = (lambda method, kind, n: gateway_404() if method == "DELETE" and n <= 4 else None)
+
+        def answer(method: str, kind: str, n: int) -> web.Response | None:
+            return gateway_404() if method == "DELETE" and n <= 4 else None
+
         with GatewayProxy(served.url, answer) as proxy:
             run = worker(["delete", *CBR, "-"], cloud_env(proxy.url), stdin=text_plan([*ids, absent]))
             refused = proxy.seen[("DELETE", "backup")]
@@ -123,7 +129,10 @@ def test_gateway_that_loses_the_api_for_a_while(worker: Callable[..., Run]) -> N
     """Twelve gateway 404s on the looks, then the service answers again: every task ends deleted."""
     with cbr_emulator_on_loopback() as served:
         ids = seed(served, 4)
-        answer = (lambda method, kind, n: gateway_404() if (method, kind) == ("GET", "backup") and n <= 12 else None)
+
+        def answer(method: str, kind: str, n: int) -> web.Response | None:
+            return gateway_404() if (method, kind) == ("GET", "backup") and n <= 12 else None
+
         with GatewayProxy(served.url, answer) as proxy:
             run = worker(["delete", *CBR, "-"], cloud_env(proxy.url), stdin=text_plan(ids))
             looks = proxy.seen[("GET", "backup")]
@@ -156,10 +165,14 @@ def test_malformed_url_401_unconfirmed_is_never_gone(worker: Callable[..., Run])
     with cbr_emulator_on_loopback(gone_answer="401", delete_mode="sync") as served:
         ids = seed(served, 2)
         absent = new_id()
-        unavailable = web.json_response({"error_code": "APIG.0201", "error_msg": "Backend timeout."}, status=503)
-        answer = (lambda method, kind, n: unavailable if kind == "vaults" and n > 1 else None)
+
+        def answer(method: str, kind: str, n: int) -> web.Response | None:
+            if kind == "vaults" and n > 1:  # every credentials check after the preflight's
+                return web.json_response({"error_code": "APIG.0201", "error_msg": "Backend timeout."}, status=503)
+            return None
+
         with GatewayProxy(served.url, answer) as proxy:
-            run = worker(["delete", *CBR, "-", "--task-timeout", "1"], cloud_env(proxy.url),
+            run = worker(["delete", *CBR, "-", "--task-timeout", "1", "--request-timeout", "0.5"], cloud_env(proxy.url),
                          stdin=text_plan([*ids, absent]))
         left = served.emulator.backup_ids()
     assert left == []  # the deletions did happen
@@ -298,3 +311,67 @@ def test_aksk_signed_run_with_security_token(worker: Callable[..., Run]) -> None
     for secret in (SK, SECURITY_TOKEN):
         assert secret not in everything
     assert by_backup(run)
+
+
+def test_running_deletions_not_in_the_plan_count_against_the_five(worker: Callable[..., Run]) -> None:
+    """Four deletions of other backups already running (not the plan's) take slots first: the plan's own
+    DELETEs never put more than five outstanding at CBR."""
+    with cbr_emulator_on_loopback(delete_duration_s=(0.5, 0.7)) as served:
+        others = seed(served, 4)
+        ids = seed(served, 6)
+        vault = served.emulator.vault_id()
+        for backup_id in others:
+            delete_now(served, backup_id)
+        run = worker(["delete", *CBR, "-"], cloud_env(served.url), stdin=text_plan(ids))
+        high = high_water(served)
+        left = served.emulator.backup_ids()
+    assert run.code == 0
+    assert outcomes(run) == dict.fromkeys(ids, "deleted")
+    assert high <= 5
+    assert left == []
+    assert run.named("deletions_in_progress")[0]["foreign"] == 4
+    ended = run.named("foreign_deletion_ended")
+    assert {e["backup_id"] for e in ended} == set(others)
+    assert {e["vault_id"] for e in ended} == {vault}  # the backup's vault, not its restore point
+
+
+# -- an unreachable cloud, and metrics pushed -------------------------------------------------------------------
+
+
+def test_unreachable_cloud_ends_within_the_preflight_budget(worker: Callable[..., Run]) -> None:
+    """Nothing listens at the endpoint: exit 1 within the preflight's budget, every task not_attempted,
+    metrics pushed, one error naming the endpoint."""
+    import time
+
+    from tests.delete.test_trust import closed_port, gateway_in_thread
+
+    url = closed_port()
+    with gateway_in_thread() as gateway:
+        started = time.monotonic()
+        run = worker(["delete", *CBR, "-", "--retry-cap", "0.2", "--request-timeout", "0.5", "--pushgateway",
+                      gateway.url], cloud_env(url), stdin=text_plan([new_id(), new_id()]))
+        took = time.monotonic() - started
+    assert run.code == 1
+    assert took < 4.0
+    assert set(outcomes(run).values()) == {"not_attempted"}
+    (error,) = errors_logged(run)
+    assert url in error["reason"] and "CBR" in error["reason"]
+    (pushed,) = [r for r in gateway.requests if r.method in ("POST", "PUT")]
+    assert pushed.samples()[("csbs_worker_run_exit_code", ())] == 1
+
+
+def test_metrics_of_a_cbr_run_are_pushed(worker: Callable[..., Run]) -> None:
+    """A CBR run pushes its tasks per outcome and exit code, as a CSBS run does."""
+    from tests.delete.test_trust import gateway_in_thread
+
+    with cbr_emulator_on_loopback() as served, gateway_in_thread() as gateway:
+        ids = seed(served, 3)
+        (image,) = seed(served, 1, image_backed=True)
+        run = worker(["delete", *CBR, "-", "--pushgateway", gateway.url], cloud_env(served.url),
+                     stdin=text_plan([*ids, image]))
+        (pushed,) = [r for r in gateway.requests if r.method in ("POST", "PUT")]
+    assert run.code == 1
+    samples = pushed.samples()
+    assert samples[("csbs_worker_run_tasks", (("outcome", "deleted"),))] == 3
+    assert samples[("csbs_worker_run_tasks", (("outcome", "failed"),))] == 1
+    assert samples[("csbs_worker_run_exit_code", ())] == 1

@@ -24,7 +24,7 @@ from worker.cbr.paging import Page, collect_pages
 from worker.csbs.answers import Answer, AnswerKind
 from worker.csbs.auth import Authenticator
 from worker.csbs.client import request_pacing
-from worker.csbs.wire import answer_from_error, answer_from_response
+from worker.csbs.wire import answer_from_error, answer_from_response, new_session
 from worker.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=10)
@@ -74,12 +74,7 @@ class CbrClient:
                 f"calls={dict(self.calls)}>")
 
     async def __aenter__(self) -> CbrClient:
-        tracing = aiohttp.TraceConfig()
-        tracing.on_request_start.append(self._count_request)
-        session = aiohttp.ClientSession(timeout=self.timeout, trace_configs=[tracing])
-        # One call is one request on the wire: aiohttp must not resend an idempotent request by itself.
-        session._retry_connection = False
-        self._session = session
+        self._session = new_session(self.timeout, self._count_request)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

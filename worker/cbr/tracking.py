@@ -28,7 +28,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
 
 import structlog
 
@@ -41,7 +40,7 @@ from worker.observe import Seen, Sighting
 from worker.outcomes import Outcome, RunAbort, TaskEnd
 from worker.pacing import Pacer
 from worker.retry import call_with_retries
-from worker.tracking import TaskSpec, TaskTrace, TrackingPolicy
+from worker.tracking import TaskSpec, TaskTrace, TrackingPolicy, abort_run, end_task, log_retry
 
 log = structlog.get_logger()
 
@@ -128,7 +127,7 @@ class CbrTaskRunner:
         if answer.kind is AnswerKind.GONE:
             return self._end(task, Outcome.ALREADY_ABSENT)
         if answer.kind is AnswerKind.FATAL:
-            return _abort(answer)
+            return abort_run(answer)
         if answer.kind is not AnswerKind.OK:
             return None  # no verdict on the vault: the DELETE and its answer decide, as without one
         actual = str(answer.data.get("vault_id") or "")
@@ -212,7 +211,7 @@ class CbrTaskRunner:
         if kind is AnswerKind.GONE:
             return self._end(task, Outcome.DELETED if task.maybe_applied else Outcome.ALREADY_ABSENT)
         if kind is AnswerKind.FATAL:
-            return _abort(answer)
+            return abort_run(answer)
         if kind is AnswerKind.PERMANENT:
             return self._end(task, Outcome.FAILED, answer)
         return self._end(task, Outcome.TIMED_OUT, answer, code="task_timeout",
@@ -235,7 +234,7 @@ class CbrTaskRunner:
 
     async def _with_retries(self, task: _CbrTask, call: Callable[[], Awaitable[Answer]]) -> Answer:
         """One call, retried on throttled, transient and no-service answers within the task's time."""
-        answer, _ = await call_with_retries(call, self.policy.retry, deadline=task.deadline, on_retry=_log_retry)
+        answer, _ = await call_with_retries(call, self.policy.retry, deadline=task.deadline, on_retry=log_retry)
         return answer
 
     # -- following -------------------------------------------------------------------------------
@@ -266,7 +265,7 @@ class CbrTaskRunner:
     def _unreadable(self, task: _CbrTask, answer: Answer) -> Ending:
         """A look whose answer says nothing of the task, even after retries."""
         if answer.kind is AnswerKind.FATAL:
-            return _abort(answer)
+            return abort_run(answer)
         if answer.retryable:
             return self._end(task, Outcome.TIMED_OUT, answer, code="task_timeout",
                              message=f"no usable answer before the task timeout: {answer.error_msg}")
@@ -359,18 +358,7 @@ class CbrTaskRunner:
 
     def _end(self, task: _CbrTask, outcome: Outcome, answer: Answer | None = None, *,
              message: str | None = None, code: str | None = None) -> TaskEnd:
-        if answer is not None:
-            ending = TaskEnd(outcome, code or answer.error_code, message or answer.error_msg, answer.status,
-                             answer.request_id)
-        else:
-            ending = TaskEnd(outcome, code, message)
-        fields: dict[str, Any] = {"attempts": task.trace.attempts, "polls": task.trace.polls}
-        if ending.ok:
-            log.info(f"task_{outcome}", **fields)
-        else:
-            log.error(f"task_{outcome}", **fields, http_status=ending.http_status, error_code=ending.error_code,
-                      error_msg=ending.error_message, request_id=ending.request_id)
-        return ending
+        return end_task(task.trace, outcome, answer, message=message, code=code)
 
 
 def _backup_id(spec: TaskSpec) -> str:
@@ -382,13 +370,3 @@ def _backup_id(spec: TaskSpec) -> str:
 def _pacing_view(sighting: CbrSighting) -> Sighting:
     """The CSBS-shaped sighting the pacer reads (only queued/running and progress matter to it)."""
     return Sighting(_PACING.get(sighting.seen, Seen.UNTOUCHED), sighting.progress, status=sighting.status)
-
-
-def _log_retry(answer: Answer, attempt: int, delay_s: float) -> None:
-    log.warning("request_retry", attempt=attempt, delay_s=round(delay_s, 3), kind=str(answer.kind),
-                **answer.log_fields())
-
-
-def _abort(answer: Answer) -> RunAbort:
-    return RunAbort(f"the cloud refused the run: HTTP {answer.status} {answer.error_code or ''} "
-                    f"{answer.error_msg or ''} (request id {answer.request_id})".replace("  ", " "))

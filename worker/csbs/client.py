@@ -22,7 +22,7 @@ from asyncio_throttle.throttler import Throttler
 
 from worker.csbs.answers import Answer, AnswerKind
 from worker.csbs.auth import Authenticator
-from worker.csbs.wire import answer_from_error, answer_from_response, parse_retry_after
+from worker.csbs.wire import answer_from_error, answer_from_response, new_session, parse_retry_after
 from worker.provider import DEFAULT_PROVIDER_ID
 from worker.retry import DEFAULT_RETRY_POLICY, RetryPolicy, call_with_retries
 
@@ -97,14 +97,7 @@ class CsbsClient:
         )
 
     async def __aenter__(self) -> CsbsClient:
-        tracing = aiohttp.TraceConfig()
-        tracing.on_request_start.append(self._count_request)
-        session = aiohttp.ClientSession(timeout=self.timeout, trace_configs=[tracing])
-        # aiohttp silently sends an idempotent request (GET, DELETE) a second time when the connection
-        # drops; one call must be one request on the wire, so retries stay ours, counted and paced.
-        # (aiohttp's own test client turns it off the same way.)
-        session._retry_connection = False
-        self._session = session
+        self._session = new_session(self.timeout, self._count_request)
         return self
 
     async def __aexit__(

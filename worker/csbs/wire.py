@@ -145,3 +145,17 @@ def _cut(text: str | None) -> str | None:
     if text is None or len(text) <= MAX_ERROR_TEXT:
         return text
     return text[: MAX_ERROR_TEXT - 1] + "…"
+
+
+def new_session(timeout: aiohttp.ClientTimeout, on_request_start: Any) -> aiohttp.ClientSession:
+    """The one HTTP session of a client, counting every request it sends through ``on_request_start``.
+
+    aiohttp silently sends an idempotent request (GET, DELETE) a second time when the connection drops; one
+    call must be one request on the wire, so retries stay ours, counted and paced (aiohttp's own test client
+    turns it off the same way).
+    """
+    tracing = aiohttp.TraceConfig()
+    tracing.on_request_start.append(on_request_start)
+    session = aiohttp.ClientSession(timeout=timeout, trace_configs=[tracing])
+    session._retry_connection = False
+    return session

@@ -1,19 +1,25 @@
-"""Serve an emulator on a real TCP socket for as long as an ``async with`` block runs."""
+"""Serve an emulator (CSBS or CBR) on a real TCP socket for as long as an ``async with`` block runs."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Protocol
 
 from aiohttp import web
-
-from worker.emulator.app import Emulator
 
 SHUTDOWN_TIMEOUT_S = 0.5  # a slow fault must not hold a test's teardown for aiohttp's default minute
 
 
+class Served(Protocol):
+    """An emulator (CSBS or CBR): what it serves is its aiohttp application."""
+
+    @property
+    def app(self) -> web.Application: ...
+
+
 @contextlib.asynccontextmanager
-async def serve(emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+async def serve(emulator: Served, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
     """Listen on ``host:port`` (0 picks a free port) and yield the base URL, e.g. ``http://127.0.0.1:8080``."""
     runner = web.AppRunner(emulator.app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Generic, Protocol, TypeVar
 
 import aiohttp
 import structlog
@@ -24,14 +25,13 @@ from worker.cbr.planning import cbr_plan_document, decide_cbr, own_backups, rend
 from worker.cbr.tracking import CbrTaskRunner
 from worker.clock import Clock
 from worker.cloud import build_authenticator, build_client, preflight
-from worker.csbs import Answer, AnswerKind, CsbsClient
-from worker.errors import AbortError, ServiceError, UsageError
+from worker.csbs import AnswerKind, CsbsClient
 from worker.plan import Task
 from worker.policy import Policy
 from worker.redact import Redactor
-from worker.retention import check_max_deletions, explain_records, render_plan_yaml
+from worker.retention import render_plan_yaml
 from worker.retry import RetryPolicy
-from worker.run.planning import plan_from_policy, write_json
+from worker.run.planning import applied, listed, plan_from_policy
 from worker.scheduler import Runner
 from worker.settings import Settings
 from worker.tracking import TaskRunner, TaskSpec, TrackingPolicy
@@ -88,10 +88,18 @@ def _cbr_client(settings: Settings, redactor: Redactor) -> CbrClient:
                                       sock_connect=min(10.0, settings.request_timeout_s)))
 
 
-class CsbsSession:
-    """CSBS: records and their backups under ``/v1/{project_id}``."""
+class _Client(Protocol):
+    calls: Counter[str]
+    retry: RetryPolicy
 
-    def __init__(self, client: CsbsClient, settings: Settings) -> None:
+
+C = TypeVar("C", bound=_Client)
+
+
+class _Session(Generic[C]):
+    """What both sessions hold: the open client and the settings."""
+
+    def __init__(self, client: C, settings: Settings) -> None:
         self.client = client
         self.settings = settings
 
@@ -102,6 +110,10 @@ class CsbsSession:
     @property
     def retry(self) -> RetryPolicy:
         return self.client.retry
+
+
+class CsbsSession(_Session[CsbsClient]):
+    """CSBS: records and their backups under ``/v1/{project_id}``."""
 
     async def preflight(self, budget_s: float) -> None:
         assert self.settings.endpoint is not None
@@ -127,20 +139,8 @@ class CsbsSession:
         return f"{task.checkpoint_id}  # whole record: {note}"
 
 
-class CbrSession:
+class CbrSession(_Session[CbrClient]):
     """CBR: backups (in vaults) under ``/v3/{project_id}``."""
-
-    def __init__(self, client: CbrClient, settings: Settings) -> None:
-        self.client = client
-        self.settings = settings
-
-    @property
-    def calls(self) -> Mapping[str, int]:
-        return self.client.calls
-
-    @property
-    def retry(self) -> RetryPolicy:
-        return self.client.retry
 
     async def preflight(self, budget_s: float) -> None:
         assert self.settings.endpoint is not None
@@ -154,7 +154,9 @@ class CbrSession:
             return InProgress()
         if not answer.data:
             return InProgress()
-        found = match(plan, [backup for backup in answer.data if not backup.get("parent_id")])
+        # A CBR task's "record" is the backup's vault (as in the plan and the logs), not its restore point.
+        found = match(plan, [{"id": backup.get("id"), "checkpoint_id": backup.get("vault_id") or ""}
+                             for backup in answer.data if not backup.get("parent_id")])
         log.info("deletions_in_progress", adopted=len(found.adopted), foreign=len(found.foreign),
                  detail="they take slots before anything new is sent")
         return found
@@ -166,30 +168,13 @@ class CbrSession:
         settings = self.settings
         assert settings.project_id is not None
         deadline = asyncio.get_running_loop().time() + settings.task_timeout_s
-        backups = _listed(await self.client.list_backups(deadline=deadline), "backups")
-        vaults = _listed(await self.client.list_vaults(deadline=deadline), "vaults")
-        try:
-            decisions = decide_cbr(own_backups(backups, vaults, settings.project_id), policy, datetime.now(UTC))
-        except ValueError as error:
-            raise UsageError(f"cannot apply {policy.source} to the listed backups: {error}") from None
-        if explain:
-            await asyncio.to_thread(write_json, explain, explain_records(decisions))
-        doomed = check_max_deletions(decisions, policy)
-        log.info("policy_applied", policy=policy.source, governed=len(decisions), keep=len(decisions) - doomed,
-                 delete=doomed, timezone=str(policy.timezone))
+        backups = listed(await self.client.list_backups(deadline=deadline), "backups")
+        vaults = listed(await self.client.list_vaults(deadline=deadline), "vaults")
+        own = own_backups(backups, vaults, settings.project_id)
+        decisions = await applied(policy, explain, lambda: decide_cbr(own, policy, datetime.now(UTC)))
         deletions = cbr_plan_document(decisions, None)["deletions"]
         tasks = [Task(entry["vault_id"], entry["backup_id"], policy.source, None) for entry in deletions]
         return tasks, render_cbr_plan_yaml(decisions, settings.project_id)
 
     async def dry_run_line(self, task: Task, deadline: float) -> str:
         return f"{task.item_id}" + (f"  # vault {task.checkpoint_id}" if task.checkpoint_id else "")
-
-
-def _listed(answer: Answer, what: str) -> list[dict[str, Any]]:
-    """The items of a listing the planner cannot go without; refused is exit 3, failing is exit 1."""
-    if answer.kind is AnswerKind.OK:
-        return list(answer.data)
-    if answer.kind is AnswerKind.FATAL:
-        raise AbortError(f"listing the {what} was refused: HTTP {answer.status} {answer.error_code}")
-    raise ServiceError(f"cannot list the project's {what}: HTTP {answer.status} {answer.error_code} "
-                       f"{answer.error_msg} (request id {answer.request_id})")
