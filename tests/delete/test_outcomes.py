@@ -170,6 +170,22 @@ def test_report_to_stdout(worker: Callable[..., Run]) -> None:
             "submitted_at", "ended_at"} <= set(report["results"][0])
 
 
+def test_dry_run_with_the_report_on_stdout_keeps_stdout_one_json_document(worker: Callable[..., Run]) -> None:
+    """--dry-run --report -: the report alone on stdout (the plan listing goes to stderr), nothing deleted."""
+    import json
+
+    with emulator_on_loopback() as served:
+        pairs = seed_items(served, 2)
+        run = worker(["delete", "--dry-run", "--report", "-", "-"], cloud_env(served.url), stdin=text_plan(pairs),
+                     report=None)
+        left = served.emulator.items()
+    report: dict[str, Any] = json.loads(run.stdout)
+    assert run.code == 0 and report["dry_run"] is True
+    assert report["counts"]["not_attempted"] == 2
+    assert all(f"{checkpoint} {item}" in run.stderr for checkpoint, item in pairs)
+    assert len(left) == 2
+
+
 def test_progress_events_off_a_terminal(worker: Callable[..., Run]) -> None:
     """Off a terminal the run logs `progress` events (done, failed, in flight, rate, ETA) at the set interval."""
     with emulator_on_loopback(delete_duration_s=(0.3, 0.4)) as served:
