@@ -143,7 +143,7 @@ class TaskRunner:
             else partial(self.client.delete_item, spec.checkpoint_id, spec.item_id))
 
         async def attempt() -> Answer:
-            self._note_delete(task)
+            note_delete(task.trace, self.clock)
             answer = await send()
             if answer.retryable and (answer.status is None or answer.status >= 500):
                 task.maybe_applied = True  # the DELETE may have reached the service all the same
@@ -156,12 +156,6 @@ class TaskRunner:
         task.seen_working = False
         task.pacer.restart(task.deleted_at)
         return self._read_delete_answer(task, answer)
-
-    def _note_delete(self, task: _Task) -> None:
-        trace = task.trace
-        trace.attempts += 1
-        if trace.submitted_at is None:
-            trace.submitted_at = self.clock.wall()
 
     def _read_delete_answer(self, task: _Task, answer: Answer) -> Ending | None:
         kind = answer.kind
@@ -186,20 +180,14 @@ class TaskRunner:
                          message=f"no usable answer before the task timeout: {answer.error_msg}")
 
     async def _with_retries(self, task: _Task, call: Callable[[], Awaitable[Answer]]) -> Answer:
-        """One call, retried on throttled and transient answers within the task's time."""
-        answer, _ = await call_with_retries(call, self.policy.retry, deadline=task.deadline, on_retry=log_retry)
-        return answer
+        return await retried_until(call, self.policy.retry, task.deadline)
 
     # -- following -------------------------------------------------------------------------------
 
     async def _look(self, task: _Task) -> Ending | None:
         """Wait for the next look, look, and act on what is seen; an ending when the task is over."""
-        now = self.clock.now()
-        delay = (task.pacer.first_delay() if task.trace.polls == 0
-                 else task.pacer.next_delay(now, task.last_sighting))
-        if now >= task.deadline:
+        if not await wait_for_look(self.clock, task.pacer, task.trace, task.last_sighting, task.deadline):
             return self._timed_out(task)
-        await self.clock.sleep(min(now + delay, task.deadline) - now)
 
         async def poll() -> Answer:
             task.trace.polls += 1
@@ -208,18 +196,9 @@ class TaskRunner:
         answer = await self._with_retries(task, poll)
         sighting = _sighting(task.spec, answer)
         if sighting is None:
-            return self._unreadable(task, answer)
+            return unreadable_end(task.trace, answer)
         task.last_sighting = sighting
         return await self._act(task, sighting)
-
-    def _unreadable(self, task: _Task, answer: Answer) -> Ending:
-        """A look whose answer says nothing of the task, even after retries."""
-        if answer.kind is AnswerKind.FATAL:
-            return abort_run(answer)
-        if answer.retryable:
-            return self._end(task, Outcome.TIMED_OUT, answer, code="task_timeout",
-                             message=f"no usable answer before the task timeout: {answer.error_msg}")
-        return self._end(task, Outcome.FAILED, answer, message=f"cannot follow the task: {answer.error_msg}")
 
     async def _look_up(self, spec: TaskSpec, deadline: float | None = None) -> Answer:
         """One look at the task: its backup, or every backup of its record."""
@@ -240,7 +219,7 @@ class TaskRunner:
         if seen is Seen.BLOCKED:
             return None
         if seen is Seen.UNKNOWN:
-            self._unknown(task, sighting)
+            task.unknown_status = note_unknown(task.trace, task.unknown_status, sighting.status)
             return None
         # Untouched (or a failure older than our DELETE) after the status lag: the DELETE was lost or refused
         # silently.
@@ -257,13 +236,6 @@ class TaskRunner:
         task.seen_working = True
         task.trace.progress = sighting.progress
         self._set_state(task, state)
-
-    def _unknown(self, task: _Task, sighting: Sighting) -> None:
-        if task.unknown_status != sighting.status:
-            task.unknown_status = sighting.status
-            log.warning("task_status_unknown", status=sighting.status,
-                        detail="a status this worker does not know: followed until the task timeout")
-        self._set_state(task, sighting.status or "unknown")
 
     def _fresh_failure(self, task: _Task, sighting: Sighting) -> bool:
         """True when a failure sighting belongs to our deletion (see the module docstring)."""
@@ -308,6 +280,49 @@ class TaskRunner:
                                             deadline=deadline)
         sighting = _sighting(spec, answer)
         return sighting is not None and sighting.seen not in (Seen.QUEUED, Seen.RUNNING, Seen.UNKNOWN)
+
+
+def note_delete(trace: TaskTrace, clock: Clock) -> None:
+    """Count a DELETE before it is sent (one in the air may land); the first one's wall time is the task's."""
+    trace.attempts += 1
+    if trace.submitted_at is None:
+        trace.submitted_at = clock.wall()
+
+
+async def retried_until(call: Callable[[], Awaitable[Answer]], retry: RetryPolicy, deadline: float) -> Answer:
+    """One call, retried on throttled, transient and no-service answers until ``deadline``."""
+    answer, _ = await call_with_retries(call, retry, deadline=deadline, on_retry=log_retry)
+    return answer
+
+
+async def wait_for_look(clock: Clock, pacer: Pacer, trace: TaskTrace, last: Sighting, deadline: float) -> bool:
+    """Sleep until the next look the pacer chooses (one last look at the deadline); False once it has passed."""
+    now = clock.now()
+    delay = pacer.first_delay() if trace.polls == 0 else pacer.next_delay(now, last)
+    if now >= deadline:
+        return False
+    await clock.sleep(min(now + delay, deadline) - now)
+    return True
+
+
+def unreadable_end(trace: TaskTrace, answer: Answer) -> Ending:
+    """The end of a task whose look said nothing of it, even after retries."""
+    if answer.kind is AnswerKind.FATAL:
+        return abort_run(answer)
+    if answer.retryable:
+        return end_task(trace, Outcome.TIMED_OUT, answer, code="task_timeout",
+                        message=f"no usable answer before the task timeout: {answer.error_msg}")
+    return end_task(trace, Outcome.FAILED, answer, message=f"cannot follow the task: {answer.error_msg}")
+
+
+def note_unknown(trace: TaskTrace, logged: str | None, status: str | None) -> str | None:
+    """A status this worker does not know: logged once per new status, shown as the task's state; returns
+    the status now logged."""
+    if logged != status:
+        log.warning("task_status_unknown", status=status,
+                    detail="a status this worker does not know: followed until the task timeout")
+    trace.state = status or "unknown"
+    return status
 
 
 def end_task(trace: TaskTrace, outcome: Outcome, answer: Answer | None = None, *, message: str | None = None,

@@ -40,7 +40,18 @@ from worker.observe import Seen, Sighting
 from worker.outcomes import Outcome, RunAbort, TaskEnd
 from worker.pacing import Pacer
 from worker.retry import call_with_retries
-from worker.tracking import TaskSpec, TaskTrace, TrackingPolicy, abort_run, end_task, log_retry
+from worker.tracking import (
+    TaskSpec,
+    TaskTrace,
+    TrackingPolicy,
+    abort_run,
+    end_task,
+    note_delete,
+    note_unknown,
+    retried_until,
+    unreadable_end,
+    wait_for_look,
+)
 
 log = structlog.get_logger()
 
@@ -155,7 +166,9 @@ class CbrTaskRunner:
 
         async def attempt() -> Answer:
             nonlocal maybe_applied
-            self._note_delete(task)
+            note_delete(task.trace, self.clock)
+            if task.first_sent_at is None:
+                task.first_sent_at = self.clock.now()
             answer = await self.client.delete_backup(task.backup_id)
             if answer.retryable and (answer.status is None or answer.status >= 500):
                 maybe_applied = True  # the DELETE may have reached the service all the same
@@ -191,13 +204,6 @@ class CbrTaskRunner:
         ours = self.client.project_url.name
         return owner if isinstance(owner, str) and owner and owner.lower() != ours.lower() else None
 
-    def _note_delete(self, task: _CbrTask) -> None:
-        trace = task.trace
-        trace.attempts += 1
-        if trace.submitted_at is None:
-            trace.submitted_at = self.clock.wall()
-        if task.first_sent_at is None:
-            task.first_sent_at = self.clock.now()
 
     def _read_delete_answer(self, task: _CbrTask, answer: Answer) -> Ending | None:
         kind = answer.kind
@@ -233,20 +239,15 @@ class CbrTaskRunner:
         return None
 
     async def _with_retries(self, task: _CbrTask, call: Callable[[], Awaitable[Answer]]) -> Answer:
-        """One call, retried on throttled, transient and no-service answers within the task's time."""
-        answer, _ = await call_with_retries(call, self.policy.retry, deadline=task.deadline, on_retry=log_retry)
-        return answer
+        return await retried_until(call, self.policy.retry, task.deadline)
 
     # -- following -------------------------------------------------------------------------------
 
     async def _look(self, task: _CbrTask) -> Ending | None:
         """Wait for the next look, look, and act on what is seen; an ending when the task is over."""
-        now = self.clock.now()
-        delay = (task.pacer.first_delay() if task.trace.polls == 0
-                 else task.pacer.next_delay(now, _pacing_view(task.last_sighting)))
-        if now >= task.deadline:
+        if not await wait_for_look(self.clock, task.pacer, task.trace, _pacing_view(task.last_sighting),
+                                   task.deadline):
             return self._timed_out(task)
-        await self.clock.sleep(min(now + delay, task.deadline) - now)
 
         async def poll() -> Answer:
             task.trace.polls += 1
@@ -255,21 +256,12 @@ class CbrTaskRunner:
         answer = await self._with_retries(task, poll)
         sighting = read_answer(answer)
         if sighting is None:
-            return self._unreadable(task, answer)
+            return unreadable_end(task.trace, answer)
         if answer.kind is AnswerKind.OK and isinstance(answer.data, dict):
             vault = answer.data.get("vault_id")
             task.vault_id = vault if isinstance(vault, str) and vault else task.vault_id
         task.last_sighting = sighting
         return await self._act(task, sighting)
-
-    def _unreadable(self, task: _CbrTask, answer: Answer) -> Ending:
-        """A look whose answer says nothing of the task, even after retries."""
-        if answer.kind is AnswerKind.FATAL:
-            return abort_run(answer)
-        if answer.retryable:
-            return self._end(task, Outcome.TIMED_OUT, answer, code="task_timeout",
-                             message=f"no usable answer before the task timeout: {answer.error_msg}")
-        return self._end(task, Outcome.FAILED, answer, message=f"cannot follow the task: {answer.error_msg}")
 
     async def _act(self, task: _CbrTask, sighting: CbrSighting) -> Ending | None:
         seen = sighting.seen
@@ -281,7 +273,7 @@ class CbrTaskRunner:
         if seen is CbrSeen.BLOCKED:
             return None
         if seen is CbrSeen.UNKNOWN:
-            self._unknown(task, sighting)
+            task.unknown_status = note_unknown(task.trace, task.unknown_status, sighting.status)
             return None
         # available or error: not started yet (the status lag), lost, or fallen back (point 5)
         if not (task.seen_working or self._lag_over(task)):
@@ -331,13 +323,6 @@ class CbrTaskRunner:
         task.seen_working = True
         task.trace.progress = sighting.progress
         task.trace.state = state
-
-    def _unknown(self, task: _CbrTask, sighting: CbrSighting) -> None:
-        if task.unknown_status != sighting.status:
-            task.unknown_status = sighting.status
-            log.warning("task_status_unknown", status=sighting.status,
-                        detail="a status this worker does not know: followed until the task timeout")
-        task.trace.state = sighting.status or "unknown"
 
     def _lag_over(self, task: _CbrTask) -> bool:
         return self.clock.now() - task.deleted_at >= self.policy.lag_window_s
