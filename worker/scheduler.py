@@ -67,7 +67,6 @@ class RunProgress:
     clock: Clock
     started_at: float = 0.0
     ended: Counter[Outcome] = field(default_factory=Counter)
-    in_flight: int = 0
     holding: int = 0  # slots held by timed-out tasks (or foreign deletions) that may still run at the provider
     lost: int = 0  # slots given up: their task never ended where the worker could see it
     interrupted: int = 0  # tasks in flight that a stop or an abort cancelled
@@ -75,6 +74,11 @@ class RunProgress:
 
     def __post_init__(self) -> None:
         self.started_at = self.started_at or self.clock.now()
+
+    @property
+    def in_flight(self) -> int:
+        """Tasks taken and not yet seen to end (timed-out tasks whose slot is held are not counted)."""
+        return len(self.live)
 
     @property
     def finished(self) -> int:
@@ -187,7 +191,6 @@ class Scheduler:
         spec, index = job.spec, job.index
         trace = TaskTrace(spec.checkpoint_id, spec.item_id, started_at=self.clock.now())
         with structlog.contextvars.bound_contextvars(**self.log_ids(spec)):
-            self.progress.in_flight += 1
             self.progress.live[index] = trace
             try:
                 ending = await self._run_task(job, trace)
@@ -195,7 +198,6 @@ class Scheduler:
                 self._interrupted(index, trace, job.adopted)
                 raise
             finally:
-                self.progress.in_flight -= 1
                 self.progress.live.pop(index, None)
             if isinstance(ending, RunAbort):
                 self._abort(ending)

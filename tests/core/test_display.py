@@ -53,7 +53,6 @@ def test_the_panel_shows_counters_and_tasks_in_flight_within_60_columns() -> Non
     progress = RunProgress(total=30, clock=FixedClock(100.0))
     progress.ended[Outcome.DELETED] = 9
     progress.ended[Outcome.FAILED] = 1
-    progress.in_flight = 1
     progress.live[3] = LiveTask(CHECKPOINT, ITEM, started_at=25.0, state="running", progress=40)
     lines = rendered(live_panel(progress), 60)
     assert all(len(line) <= 60 for line in lines)
