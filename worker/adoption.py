@@ -49,10 +49,19 @@ async def find_in_progress(client: ListingClient, plan: Sequence[TaskSpec], dead
     for status in DELETING_STATUSES:
         answer = await client.list_items(deadline=deadline, status=status)
         if answer.kind is not AnswerKind.OK:
-            log.warning("adoption_skipped", reason="cannot list the deletions in progress", status=status,
-                        **answer.log_fields())
-            return InProgress()
+            return skipped(answer, status=status)
         deleting.extend(answer.data)
+    return matched(plan, deleting)
+
+
+def skipped(answer: Answer, **fields: Any) -> InProgress:
+    """Nothing adopted: the listing of deletions in progress failed (the run goes on without it)."""
+    log.warning("adoption_skipped", reason="cannot list the deletions in progress", **fields, **answer.log_fields())
+    return InProgress()
+
+
+def matched(plan: Sequence[TaskSpec], deleting: Sequence[dict[str, Any]]) -> InProgress:
+    """``match``, logged as ``deletions_in_progress`` when anything is being deleted."""
     if not deleting:
         return InProgress()
     found = match(plan, deleting)

@@ -19,7 +19,7 @@ from typing import Generic, Protocol, TypeVar
 import aiohttp
 import structlog
 
-from worker.adoption import InProgress, find_in_progress, match
+from worker.adoption import InProgress, find_in_progress, matched, skipped
 from worker.cbr.client import CbrClient
 from worker.cbr.planning import cbr_plan_document, decide_cbr, own_backups, render_cbr_plan_yaml
 from worker.cbr.tracking import CbrTaskRunner
@@ -150,16 +150,10 @@ class CbrSession(_Session[CbrClient]):
     async def in_progress(self, plan: Sequence[Task], deadline: float) -> InProgress:
         answer = await self.client.list_backups(deadline=deadline, status=CBR_DELETING)
         if answer.kind is not AnswerKind.OK:
-            log.warning("adoption_skipped", reason="cannot list the deletions in progress", **answer.log_fields())
-            return InProgress()
-        if not answer.data:
-            return InProgress()
+            return skipped(answer)
         # A CBR task's "record" is the backup's vault (as in the plan and the logs), not its restore point.
-        found = match(plan, [{"id": backup.get("id"), "checkpoint_id": backup.get("vault_id") or ""}
-                             for backup in answer.data if not backup.get("parent_id")])
-        log.info("deletions_in_progress", adopted=len(found.adopted), foreign=len(found.foreign),
-                 detail="they take slots before anything new is sent")
-        return found
+        return matched(plan, [{"id": backup.get("id"), "checkpoint_id": backup.get("vault_id") or ""}
+                              for backup in answer.data if not backup.get("parent_id")])
 
     def runner(self, policy: TrackingPolicy, clock: Clock) -> Runner:
         return CbrTaskRunner(self.client, policy, clock)
