@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Awaitable, Callable
 
 import aiohttp
 import structlog
 
-from worker.cbr.client import CbrClient
 from worker.csbs import AkSkAuth, Answer, AnswerKind, Authenticator, CsbsClient, PasswordAuth, TokenAuth
 from worker.errors import AbortError, ServiceError, SettingsError, UnreachableError
 from worker.redact import Redactor
@@ -73,8 +71,8 @@ def preflight_budget_s(settings: Settings) -> float:
     return settings.retry_cap_s + settings.request_timeout_s
 
 
-async def preflight(client: CsbsClient | CbrClient, budget_s: float, endpoint: str,
-                    probe: Callable[[], Awaitable[Answer]] | None = None, api: str = "CSBS") -> None:
+async def preflight(probe: Callable[[], Awaitable[Answer]], retry: RetryPolicy, budget_s: float, endpoint: str,
+                    api: str = "CSBS") -> None:
     """One read before any DELETE that proves the endpoint, credentials and project work (docs/design.md,
     "Preflight").
 
@@ -83,19 +81,10 @@ async def preflight(client: CsbsClient | CbrClient, budget_s: float, endpoint: s
     (exit 1) when no usable answer came within ``budget_s``, retries included. ``probe`` is the read
     (CSBS: the backup count; CBR: one vault), ``api`` the service's name in messages.
     """
-    read = probe or _csbs_probe(client)
     deadline = asyncio.get_running_loop().time() + budget_s
-    misrouted: list[Answer] = []
-
-    async def attempt() -> Answer:
-        answer = await read()
-        if answer.kind is AnswerKind.NO_SERVICE:  # retried mid-run, but here it ends the run at once
-            misrouted.append(answer)
-            return dataclasses.replace(answer, kind=AnswerKind.PERMANENT)
-        return answer
-
-    answer, _ = await call_with_retries(attempt, client.retry, deadline=deadline, on_retry=_log_retry)
-    answer = misrouted[-1] if misrouted else answer
+    # A gateway 404 is retried mid-run, but here it ends the run at once.
+    answer, _ = await call_with_retries(probe, retry, deadline=deadline, on_retry=_log_retry,
+                                        stop_on=lambda answer: answer.kind is AnswerKind.NO_SERVICE)
     if answer.kind is AnswerKind.OK:
         log.info("preflight_ok", service=api.lower(), request_id=answer.request_id,
                  **({"backups_in_project": answer.data} if api == "CSBS" else {}))
@@ -112,8 +101,3 @@ async def preflight(client: CsbsClient | CbrClient, budget_s: float, endpoint: s
                                f"{detail}")
     raise ServiceError(f"the {api} API at {endpoint} refused the first read: {detail}")
 
-
-def _csbs_probe(client: CsbsClient | CbrClient) -> Callable[[], Awaitable[Answer]]:
-    if not isinstance(client, CsbsClient):
-        raise TypeError("a CBR client needs its own probe")
-    return client.count_items

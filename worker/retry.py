@@ -84,18 +84,20 @@ async def call_with_retries(
     deadline: float | None,
     on_retry: OnRetry[A] | None = None,
     rng: Rng = random.random,
+    stop_on: Callable[[A], bool] | None = None,
 ) -> tuple[A, int]:
     """Send ``call`` until its answer is not retryable, the attempts run out, or the deadline is near.
 
-    ``deadline`` is a ``loop.time()`` instant; no sleep is started that would end after it.
-    Returns the last answer and the number of attempts made.
+    ``deadline`` is a ``loop.time()`` instant; no sleep is started that would end after it. ``stop_on``
+    ends the retries early for answers that are retryable elsewhere but decide this caller (the
+    preflight's gateway 404). Returns the last answer and the number of attempts made.
     """
     loop = asyncio.get_running_loop()
     attempt = 0
     while True:
         attempt += 1
         answer = await call()
-        if not answer.retryable or _attempts_exhausted(policy, attempt):
+        if not answer.retryable or _attempts_exhausted(policy, attempt) or (stop_on is not None and stop_on(answer)):
             return answer, attempt
         delay = delay_before_retry_s(policy, answer, attempt, rng)
         if deadline is not None and loop.time() + delay > deadline:

@@ -87,6 +87,15 @@ async def test_non_retryable_answers_are_returned_at_once(kind):
     assert len(sent) == 1
 
 
+async def test_stop_on_ends_the_retries_of_an_answer_that_decides_the_caller():
+    """A retryable answer that ``stop_on`` picks (the preflight's gateway 404) is returned at once."""
+    gateway = Answer(AnswerKind.NO_SERVICE, status=404, error_code="APIGW.0101")
+    call, sent = scripted(TRANSIENT, gateway, OK)
+    answer, attempts = await call_with_retries(call, RetryPolicy(base_s=0.001), deadline=None, rng=lambda: 1,
+                                               stop_on=lambda a: a.kind is AnswerKind.NO_SERVICE)
+    assert (answer, attempts, len(sent)) == (gateway, 2, 2)
+
+
 async def test_max_attempts_bounds_the_retries():
     """After max_attempts the last retryable answer is returned."""
     call, sent = scripted(TRANSIENT, TRANSIENT, TRANSIENT, OK)

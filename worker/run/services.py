@@ -117,7 +117,7 @@ class CsbsSession(_Session[CsbsClient]):
 
     async def preflight(self, budget_s: float) -> None:
         assert self.settings.endpoint is not None
-        await preflight(self.client, budget_s, self.settings.endpoint)
+        await preflight(self.client.count_items, self.client.retry, budget_s, self.settings.endpoint)
 
     async def in_progress(self, plan: Sequence[Task], deadline: float) -> InProgress:
         return await find_in_progress(self.client, plan, deadline)
@@ -144,7 +144,7 @@ class CbrSession(_Session[CbrClient]):
 
     async def preflight(self, budget_s: float) -> None:
         assert self.settings.endpoint is not None
-        await preflight(self.client, budget_s, self.settings.endpoint, probe=self.client.check_credentials,
+        await preflight(self.client.check_credentials, self.client.retry, budget_s, self.settings.endpoint,
                         api="CBR")
 
     async def in_progress(self, plan: Sequence[Task], deadline: float) -> InProgress:
