@@ -12,8 +12,8 @@
      +-- ServiceError             the cloud kept failing where the run needed an answer         exit 1
           +-- UnreachableError     the cloud could not be reached before the first DELETE       exit 1
 
-``exit_code_of`` is the one place that maps an error to its code. Answers from the cloud are not exceptions:
-the client maps each one to a typed ``Answer`` (``worker.csbs.answers``).
+An error's class attribute ``exit_code`` is the one place that maps it to its code. Answers from the cloud
+are not exceptions: the client maps each one to a typed ``Answer`` (``worker.csbs.answers``).
 """
 
 from __future__ import annotations
@@ -69,7 +69,3 @@ class ServiceError(CsbsWorkerError):
 class UnreachableError(ServiceError):
     """The cloud could not be reached (or answered nothing usable) before the first DELETE (exit 1)."""
 
-
-def exit_code_of(error: CsbsWorkerError) -> ExitCode:
-    """The exit code a run ends with when ``error`` stops it."""
-    return error.exit_code

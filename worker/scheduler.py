@@ -131,6 +131,7 @@ class Scheduler:
 
     @property
     def stopping(self) -> bool:
+        """True once a stop (or an abort) was asked for: no new task is taken."""
         return self._stopping.is_set()
 
     def request_stop(self, reason: str) -> None:

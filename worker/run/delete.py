@@ -56,6 +56,7 @@ class DeleteRun(Lifecycle):
         self.results = Results(Plan())
         self.end = RunEnd()
         self.calls: dict[str, int] = {}
+        self.started_at: float | None = None  # wall time of the first phase
         self.settings_used: Settings | None = None  # the settings of the cloud talked to (emulator's too)
 
     # -- phases ------------------------------------------------------------------------------------
@@ -189,10 +190,10 @@ class DeleteRun(Lifecycle):
         if error is not None:
             self.log_error(error)
         assert self.display is not None
+        ended_at = self.clock.wall()
         return await finish_delete(
-            settings=self.settings_used or settings, run_id=self.run_id, started_at=getattr(self, "started_at",
-                                                                                            self.clock.wall()),
-            ended_at=self.clock.wall(), results=self.results, end=self.end, calls=self.calls,
+            settings=self.settings_used or settings, run_id=self.run_id, started_at=self.started_at or ended_at,
+            ended_at=ended_at, results=self.results, end=self.end, calls=self.calls,
             dry_run=self.request.dry_run, stopped=self.stopped, error=error, display=self.display,
             redact=self.redactor.text)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -71,7 +71,3 @@ def write_json(path: str, data: Any) -> None:
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(data, handle, indent=2)
 
-
-def flags_of(values: Mapping[str, Any]) -> dict[str, Any]:
-    """The settings flags of an argparse namespace's values (everything but the handler)."""
-    return {key: value for key, value in values.items() if key != "handler"}
