@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from typing import Generic, Protocol, TypeVar
 
 from worker.emulator import errors
 from worker.emulator.scenario import FaultRule
@@ -18,28 +19,50 @@ APPLIED_500 = "applied-500"
 RATE_LIMIT_PER_MINUTE = 100  # the N of "over ratelimit, limit:N, time:1 minute"; no CSBS limit is published
 
 
-class FaultInjector:
-    """Decides, request by request, whether a fault rule fires.
+class Rule(Protocol):
+    """What the injector reads of a fault rule (``FaultRule`` here, ``CbrFaultRule`` in the CBR emulator)."""
+
+    @property
+    def route(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def after(self) -> int: ...
+
+    @property
+    def times(self) -> int | None: ...
+
+    @property
+    def rate(self) -> float | None: ...
+
+
+R = TypeVar("R", bound=Rule)
+
+
+class FaultInjector(Generic[R]):
+    """Decides, request by request, whether a fault rule fires (for either emulator's rules).
 
     Args:
         rules: the scenario's rules, in order.
         rng: seeded randomness for ``rate``.
     """
 
-    def __init__(self, rules: Sequence[FaultRule], rng: random.Random) -> None:
+    def __init__(self, rules: Sequence[R], rng: random.Random) -> None:
         self._rules = tuple(rules)
         self._seen = [0] * len(self._rules)
         self._rng = rng
 
-    def before(self, route: str) -> FaultRule | None:
+    def before(self, route: str) -> R | None:
         """The rule that hits this request before it is served, if any."""
         return self._pick(route, applied=False)
 
-    def after(self, route: str) -> FaultRule | None:
+    def after(self, route: str) -> R | None:
         """The ``applied-500`` rule that turns this served request's answer into a 500, if any."""
         return self._pick(route, applied=True)
 
-    def _pick(self, route: str, applied: bool) -> FaultRule | None:
+    def _pick(self, route: str, applied: bool) -> R | None:
         chosen = None
         for index, rule in enumerate(self._rules):
             if (rule.kind == APPLIED_500) != applied or rule.route not in (route, "*"):
@@ -49,7 +72,7 @@ class FaultInjector:
                 chosen = rule
         return chosen
 
-    def _fires(self, rule: FaultRule, seen: int) -> bool:
+    def _fires(self, rule: R, seen: int) -> bool:
         nth = seen - rule.after
         if nth <= 0 or (rule.times is not None and nth > rule.times):
             return False

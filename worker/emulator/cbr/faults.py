@@ -7,51 +7,12 @@ rules are asked after a request was served successfully; all others before auth.
 
 from __future__ import annotations
 
-import random
-from collections.abc import Sequence
-
 from worker.emulator.cbr import errors
 from worker.emulator.cbr.scenario import CbrFaultRule
+from worker.emulator.faults import APPLIED_500, FaultInjector
 
-APPLIED_500 = "applied-500"
-
-
-class CbrFaultInjector:
-    """Decides, request by request, whether a fault rule fires.
-
-    Args:
-        rules: the scenario's rules, in order.
-        rng: seeded randomness for ``rate``.
-    """
-
-    def __init__(self, rules: Sequence[CbrFaultRule], rng: random.Random) -> None:
-        self._rules = tuple(rules)
-        self._seen = [0] * len(self._rules)
-        self._rng = rng
-
-    def before(self, route: str) -> CbrFaultRule | None:
-        """The rule that hits this request before it is served, if any."""
-        return self._pick(route, applied=False)
-
-    def after(self, route: str) -> CbrFaultRule | None:
-        """The ``applied-500`` rule that turns this served request's answer into a 500, if any."""
-        return self._pick(route, applied=True)
-
-    def _pick(self, route: str, applied: bool) -> CbrFaultRule | None:
-        chosen = None
-        for index, rule in enumerate(self._rules):
-            if (rule.kind == APPLIED_500) != applied or rule.route not in (route, "*"):
-                continue
-            self._seen[index] += 1  # every matching rule counts, so rules do not shift each other's counts
-            if chosen is None and self._fires(rule, self._seen[index]):
-                chosen = rule
-        return chosen
-
-    def _fires(self, rule: CbrFaultRule, seen: int) -> bool:
-        nth = seen - rule.after
-        if nth <= 0 or (rule.times is not None and nth > rule.times):
-            return False
-        return rule.rate is None or self._rng.random() < rule.rate
+CbrFaultInjector = FaultInjector[CbrFaultRule]
+"""The CSBS emulator's injector, over CBR rules."""
 
 
 def fault_error(rule: CbrFaultRule) -> errors.CbrError | None:
