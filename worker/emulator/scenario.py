@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import yaml
 
@@ -103,14 +103,41 @@ class FaultRule:
     delay_s: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.route not in FAULT_ROUTES:
-            raise ScenarioError(f"fault route {self.route!r} is not one of {sorted(FAULT_ROUTES)}")
-        if self.kind not in FAULT_KINDS:
-            raise ScenarioError(f"fault kind {self.kind!r} is not one of {sorted(FAULT_KINDS)}")
-        if self.rate is not None and not 0.0 <= self.rate <= 1.0:
-            raise ScenarioError(f"fault rate {self.rate} is not between 0 and 1")
-        if self.after < 0 or (self.times is not None and self.times < 0) or self.delay_s < 0:
-            raise ScenarioError("fault after, times and delay_s must not be negative")
+        check_fault_rule(self, FAULT_ROUTES, FAULT_KINDS)
+
+
+class _RuleFields(Protocol):
+    """What ``check_fault_rule`` reads of a fault rule (this module's or the CBR emulator's)."""
+
+    @property
+    def route(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def rate(self) -> float | None: ...
+
+    @property
+    def times(self) -> int | None: ...
+
+    @property
+    def after(self) -> int: ...
+
+    @property
+    def delay_s(self) -> float: ...
+
+
+def check_fault_rule(rule: _RuleFields, routes: frozenset[str], kinds: frozenset[str]) -> None:
+    """A fault rule names a known route and kind, a rate in 0..1, and no negative count or delay."""
+    if rule.route not in routes:
+        raise ScenarioError(f"fault route {rule.route!r} is not one of {sorted(routes)}")
+    if rule.kind not in kinds:
+        raise ScenarioError(f"fault kind {rule.kind!r} is not one of {sorted(kinds)}")
+    if rule.rate is not None and not 0.0 <= rule.rate <= 1.0:
+        raise ScenarioError(f"fault rate {rule.rate} is not between 0 and 1")
+    if rule.after < 0 or (rule.times is not None and rule.times < 0) or rule.delay_s < 0:
+        raise ScenarioError("fault after, times and delay_s must not be negative")
 
 
 @dataclass(frozen=True, slots=True)

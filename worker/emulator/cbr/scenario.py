@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from worker.emulator.scenario import AccessKey, IamUser, ScenarioError, read_scenario_file
+from worker.emulator.scenario import AccessKey, IamUser, ScenarioError, check_fault_rule, read_scenario_file
 
 DeleteMode = Literal["queued", "sync"]
 FailMode = Literal["available", "error"]
@@ -67,14 +67,7 @@ class CbrFaultRule:
     delay_s: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.route not in FAULT_ROUTES:
-            raise ScenarioError(f"fault route {self.route!r} is not one of {sorted(FAULT_ROUTES)}")
-        if self.kind not in FAULT_KINDS:
-            raise ScenarioError(f"fault kind {self.kind!r} is not one of {sorted(FAULT_KINDS)}")
-        if self.rate is not None and not 0.0 <= self.rate <= 1.0:
-            raise ScenarioError(f"fault rate {self.rate} is not between 0 and 1")
-        if self.after < 0 or (self.times is not None and self.times < 0) or self.delay_s < 0:
-            raise ScenarioError("fault after, times and delay_s must not be negative")
+        check_fault_rule(self, FAULT_ROUTES, FAULT_KINDS)
 
 
 @dataclass(frozen=True, slots=True)
