@@ -307,12 +307,12 @@ def _convert(key: str, value: Any) -> Any:
     """Turn one YAML value into the type the field holds (lists to tuples, nested mappings to objects)."""
     if key in ("fail_items", "stuck_items", "image_items", "disabled_projects", "forbidden_tokens",
                "forbidden_users", "stale_failed_items"):
-        return frozenset(str(v) for v in _as_list(key, value))
+        return frozenset(str(v) for v in as_list(key, value))
     # YAML reads 404 or an all-digit id as int
     if key in ("gone_mode", "busy_mode", "project_id", "provider_id", "vanished_marker"):
         return str(value)
     if key == "delete_duration_s":
-        pair = _as_list(key, value)
+        pair = as_list(key, value)
         if len(pair) != 2:
             raise ScenarioError(f"delete_duration_s must be [min, max], got {value!r}")
         return (float(pair[0]), float(pair[1]))
@@ -321,30 +321,30 @@ def _convert(key: str, value: Any) -> Any:
             raise ScenarioError("tokens must map each token to its user")
         return {str(token): str(user) for token, user in value.items()}
     if key == "users":
-        return tuple(_build(IamUser, item, key) for item in _as_list(key, value))
+        return tuple(build_nested(IamUser, item, key) for item in as_list(key, value))
     if key == "access_keys":
-        return tuple(_build(AccessKey, item, key) for item in _as_list(key, value))
+        return tuple(build_nested(AccessKey, item, key) for item in as_list(key, value))
     if key == "odd_status":
-        return None if value is None else _build(OddStatus, value, key)
+        return None if value is None else build_nested(OddStatus, value, key)
     if key == "faults":
-        return tuple(_build(FaultRule, _fault_kind_as_text(item), key) for item in _as_list(key, value))
+        return tuple(build_nested(FaultRule, fault_kind_as_text(item), key) for item in as_list(key, value))
     return value
 
 
-def _fault_kind_as_text(item: Any) -> Any:
+def fault_kind_as_text(item: Any) -> Any:
     """YAML reads ``kind: 429`` as a number; the rule wants the text."""
     if isinstance(item, Mapping) and isinstance(item.get("kind"), int):
         return {**item, "kind": str(item["kind"])}
     return item
 
 
-def _as_list(key: str, value: Any) -> list[Any]:
+def as_list(key: str, value: Any) -> list[Any]:
     if isinstance(value, list | tuple | set | frozenset):
         return list(value)
     raise ScenarioError(f"{key} must be a list, got {value!r}")
 
 
-def _build(kind: type[Any], item: Any, where: str) -> Any:
+def build_nested(kind: type[Any], item: Any, where: str) -> Any:
     """Make one nested object, naming unknown keys instead of failing with a bare TypeError."""
     if isinstance(item, kind):
         return item

@@ -14,7 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from worker.emulator.scenario import AccessKey, IamUser, ScenarioError, check_fault_rule, read_scenario_file
+from worker.emulator.scenario import (
+    AccessKey,
+    IamUser,
+    ScenarioError,
+    as_list,
+    build_nested,
+    check_fault_rule,
+    fault_kind_as_text,
+    read_scenario_file,
+)
 
 DeleteMode = Literal["queued", "sync"]
 FailMode = Literal["available", "error"]
@@ -191,11 +200,11 @@ def _check(s: CbrScenario) -> None:
 def _convert(key: str, value: Any) -> Any:
     """One YAML value as the field's type (lists to frozensets or tuples, nested mappings to objects)."""
     if key in _ID_SETS:
-        return frozenset(str(v) for v in _as_list(key, value))
+        return frozenset(str(v) for v in as_list(key, value))
     if key in _CHOICES or key == "project_id":  # YAML reads 404 or an all-digit id as int
         return str(value)
     if key == "delete_duration_s":
-        pair = _as_list(key, value)
+        pair = as_list(key, value)
         if len(pair) != 2:
             raise ScenarioError(f"delete_duration_s must be [min, max], got {value!r}")
         return (float(pair[0]), float(pair[1]))
@@ -205,28 +214,5 @@ def _convert(key: str, value: Any) -> Any:
         return {str(token): str(user) for token, user in value.items()}
     nested = {"users": IamUser, "access_keys": AccessKey, "faults": CbrFaultRule}
     if key in nested:
-        return tuple(_build(nested[key], item, key) for item in _as_list(key, value))
+        return tuple(build_nested(nested[key], fault_kind_as_text(item), key) for item in as_list(key, value))
     return value
-
-
-def _as_list(key: str, value: Any) -> list[Any]:
-    if isinstance(value, list | tuple | set | frozenset):
-        return list(value)
-    raise ScenarioError(f"{key} must be a list, got {value!r}")
-
-
-def _build(kind: type[Any], item: Any, where: str) -> Any:
-    """One nested object; unknown keys are named. YAML reads ``kind: 429`` as a number: made text."""
-    if isinstance(item, kind):
-        return item
-    if not isinstance(item, Mapping):
-        raise ScenarioError(f"{where}: each entry must be a mapping, got {item!r}")
-    unknown = sorted(set(item) - {f.name for f in dataclasses.fields(kind)})
-    if unknown:
-        raise ScenarioError(f"{where}: unknown key(s): {', '.join(map(str, unknown))}")
-    if isinstance(item.get("kind"), int):
-        item = {**item, "kind": str(item["kind"])}
-    try:
-        return kind(**item)
-    except TypeError as exc:
-        raise ScenarioError(f"{where}: {exc}") from exc
