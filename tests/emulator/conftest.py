@@ -51,8 +51,8 @@ class Answer:
     headers: Mapping[str, str]
 
 
-class Cloud:
-    """Thin HTTP helper bound to one served emulator and one set of default headers."""
+class HttpCloud:
+    """Thin HTTP helper bound to one served emulator (CSBS or CBR) and one set of default headers."""
 
     def __init__(self, base: str, session: aiohttp.ClientSession, headers: dict[str, str]) -> None:
         self.base = base
@@ -65,6 +65,10 @@ class Cloud:
         async with self.session.request(method, self.base + path, headers=merged, **kwargs) as response:
             body = await response.json(content_type=None) if await response.read() else None
             return Answer(response.status, body, response.headers)
+
+
+class Cloud(HttpCloud):
+    """The CSBS calls, by name."""
 
     async def delete_record(self, checkpoint_id: str, provider: str = CSBS_PROVIDER_ID, **kw: Any) -> Answer:
         return await self.call("DELETE", f"/v1/{PROJECT}/providers/{provider}/checkpoints/{checkpoint_id}", **kw)

@@ -3,31 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
 
+from tests.emulator.conftest import Answer, HttpCloud
+from tests.emulator.conftest import FakeClock as FakeClock  # re-exported for the CBR tests
 from worker.emulator.cbr import CbrEmulator, CbrScenario, serve
 
 PROJECT = "0123456789abcdef0123456789abcdef"
 TOKEN = "cbr-test-token"
 USER = "user-1"
-
-
-class FakeClock:
-    """A clock that moves only when told to."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
@@ -41,28 +29,11 @@ def scenario(**fields: Any) -> CbrScenario:
     return CbrScenario(project_id=PROJECT, **fields)
 
 
-@dataclass
-class Reply:
-    """What came back: status, parsed JSON body (or None) and headers."""
-
-    status: int
-    body: Any
-    headers: Mapping[str, str]
+Reply = Answer  # what came back: status, parsed JSON body (or None) and headers
 
 
-class Cloud:
-    """Thin HTTP helper bound to one served emulator and one set of default headers."""
-
-    def __init__(self, base: str, session: aiohttp.ClientSession, headers: dict[str, str]) -> None:
-        self.base = base
-        self.session = session
-        self.headers = headers
-
-    async def call(self, method: str, path: str, headers: Mapping[str, str] | None = None, **kw: Any) -> Reply:
-        merged = {**self.headers, **(headers or {})}
-        async with self.session.request(method, self.base + path, headers=merged, **kw) as response:
-            raw = await response.read()
-            return Reply(response.status, await response.json(content_type=None) if raw else None, response.headers)
+class Cloud(HttpCloud):
+    """The CBR calls, by name."""
 
     async def delete(self, backup_id: str, **kw: Any) -> Reply:
         return await self.call("DELETE", f"/v3/{PROJECT}/backups/{backup_id}", **kw)
