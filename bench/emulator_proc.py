@@ -23,6 +23,7 @@ import resource
 import signal
 import sys
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,9 +41,7 @@ AnyEmulator = Emulator | CbrEmulator
 
 def build_emulator(config: dict[str, Any]) -> AnyEmulator:
     """The emulator of ``config["service"]`` the config describes, seeded."""
-    if config.get("service", "csbs") == "cbr":
-        return build_cbr_emulator(config)
-    return build_csbs_emulator(config)
+    return BUILDERS[config.get("service", "csbs")](config)
 
 
 def build_csbs_emulator(config: dict[str, Any]) -> Emulator:
@@ -168,6 +167,11 @@ async def serve_until_signal(emulator: AnyEmulator) -> None:
             await stop.wait()
     finally:
         await control.cleanup()
+
+
+BUILDERS: dict[str, Callable[[dict[str, Any]], AnyEmulator]] = dict(csbs=build_csbs_emulator,
+                                                                   cbr=build_cbr_emulator)
+"""The emulator builder of each service the bench runs."""
 
 
 def main(argv: list[str]) -> int:

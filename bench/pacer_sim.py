@@ -1,7 +1,7 @@
 """Simulate the worker's Pacer on deletions of 30-300 s, without HTTP: looks per task and idle after the end.
 
 Run as ``python bench/pacer_sim.py [--jitter S] [--tasks N]``. Each task starts at its DELETE and reports
-``int(elapsed / duration * 100)`` % progress, as the emulator does; the pacer of ``worker.pacing`` decides
+``int(elapsed / duration * 100)`` % progress, as the emulator does; the pacer of ``worker.engine.pacing`` decides
 every pause. ``--jitter`` adds up to S seconds between the server's and the worker's view of each instant
 (request latency). A second to run, so a pacing idea can be tried before the minute of ``run.py``.
 Its GETs per task matched the measured ``utilization`` scenario (7.30 simulated, 7.26 measured, for the
@@ -14,8 +14,8 @@ import argparse
 import random
 import statistics
 
-from worker.observe import Seen, Sighting
-from worker.pacing import Pacer, PollTiming
+from worker.engine.pacing import Pacer, PollTiming
+from worker.engine.sighting import Seen, Sighting
 from worker.settings import SETTINGS
 
 REAL_DURATION_S = (30.0, 300.0)

@@ -149,6 +149,10 @@ min_keep: 1
 """
 
 
+PLAN_WRITERS = dict(csbs=write_plan, cbr=write_cbr_plan)
+"""How each service's plan of ``entries`` backups is written."""
+
+
 # -- processes -------------------------------------------------------------------------------------------
 
 
@@ -349,10 +353,7 @@ def measure_worker_slots(workdir: Path, sizes: Sizes, faults: Sequence[dict[str,
                          service: str = "csbs") -> dict[str, Any]:
     """Run the worker on ``sizes.tasks`` deletions of scaled 30-300 s against ``service``; its slot figures."""
     factor = sizes.time_factor
-    if service == "cbr":
-        plan = write_cbr_plan(workdir / "plan.txt", sizes.tasks)
-    else:
-        plan = write_plan(workdir / "plan.txt", sizes.tasks)
+    plan = PLAN_WRITERS[service](workdir / "plan.txt", sizes.tasks)
     with emulator(plan, scaled_durations(factor), faults, service=service) as emu:
         run = run_worker(emu, plan, scaled_flags(factor), workdir)
         stats = emu.stats()

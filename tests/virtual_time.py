@@ -6,7 +6,7 @@ tests that use it do no real I/O; the loop's own wake-up pipe is still polled, w
 loop would wait forever (nothing ready, no timer: every task waits for something that can never happen),
 the selector raises ``VirtualDeadlock`` instead of hanging the test.
 
-So ``worker.clock.LoopClock`` on this loop, ``asyncio.sleep``, ``asyncio.timeout``, ``asyncio.wait`` and
+So ``worker.engine.clock.LoopClock`` on this loop, ``asyncio.sleep``, ``asyncio.timeout``, ``asyncio.wait`` and
 ``TaskGroup`` all run in virtual time: a 30-minute task timeout passes in microseconds, and each instant is
 exact. ``VirtualClock`` is the ``Clock`` of the tests: the loop's time, with a fixed wall clock
 (``WALL_EPOCH + now``) so report timestamps and the fake cloud's ``Date`` headers are exact too.
@@ -71,7 +71,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
 
 class VirtualClock:
-    """The ``worker.clock.Clock`` of the tests: the running loop's (virtual) time, and a wall clock that is
+    """The ``worker.engine.clock.Clock`` of the tests: the running loop's (virtual) time, and a wall clock that is
     ``WALL_EPOCH`` at instant 0 (``LoopClock`` anchors its wall clock to the real time instead). It reads
     whichever loop is running, so it can be made (and a fake cloud scripted with it) before the loop."""
 

@@ -16,10 +16,10 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from worker.engine.outcomes import Outcome
+from worker.engine.scheduler import LiveTask, RunProgress
 from worker.errors import PlanError, PolicyError, SettingsError
-from worker.outcomes import Outcome
 from worker.redact import Redactor
-from worker.scheduler import LiveTask, RunProgress
 
 log = structlog.get_logger()
 
@@ -67,7 +67,7 @@ def _tasks_table(live: dict[int, LiveTask], now: float) -> Table:
     table.add_column("for", justify="right", no_wrap=True)
     tasks = list(live.values())  # a copy: the scheduler changes the dict while the panel is drawn
     for task in tasks[:MAX_ROWS]:
-        table.add_row(short(task.checkpoint_id), short(task.item_id), _state(task), clock(now - task.started_at))
+        table.add_row(short(task.container_id), short(task.backup_id), _state(task), clock(now - task.started_at))
     if len(tasks) > MAX_ROWS:
         table.add_row(f"+{len(tasks) - MAX_ROWS} more", "", "", "")
     return table

@@ -13,14 +13,14 @@
           +-- UnreachableError     the cloud could not be reached before the first DELETE       exit 1
 
 An error's class attribute ``exit_code`` is the one place that maps it to its code. Answers from the cloud
-are not exceptions: the client maps each one to a typed ``Answer`` (``worker.csbs.answers``).
+are not exceptions: the client maps each one to a typed ``Answer`` (``worker.engine.answer``).
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from worker.outcomes import ExitCode
+from worker.engine.outcomes import ExitCode
 
 
 class CsbsWorkerError(Exception):

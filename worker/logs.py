@@ -56,7 +56,7 @@ class LineLogger:
 # On the console a person reads the line: the run id is the same on every line (the report and the JSON
 # lines keep it) and the first 8 characters of an id tell tasks apart (the report has them whole).
 _CONSOLE_DROPPED = ("run_id",)
-_SHORT_IDS = ("checkpoint_id", "checkpoint_item", "item_id", "request_id")
+_SHORT_IDS = ("checkpoint_id", "checkpoint_item", "container_id", "backup_id", "vault_id", "request_id")
 SHORT_ID_LENGTH = 8
 
 

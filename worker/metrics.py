@@ -33,7 +33,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.exposition import basic_auth_handler, default_handler, pushadd_to_gateway
 
-from worker.outcomes import Outcome
+from worker.engine.outcomes import Outcome
 
 DEFAULT_PUSH_TIMEOUT_S = 10.0  #: seconds one push may take; a pod's grace period must leave room for it
 _MAX_ERROR_CHARS = 300

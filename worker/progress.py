@@ -7,8 +7,8 @@ import asyncio
 import structlog
 
 from worker.display import REFRESH_S, Display
-from worker.outcomes import Outcome
-from worker.scheduler import RunProgress
+from worker.engine.outcomes import Outcome
+from worker.engine.scheduler import RunProgress
 
 log = structlog.get_logger()
 

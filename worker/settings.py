@@ -20,6 +20,7 @@ from yaml.nodes import MappingNode, ScalarNode
 
 from worker.errors import SettingsError
 from worker.provider import DEFAULT_PROVIDER_ID
+from worker.services import registry
 from worker.yamlsource import YamlSourceError, compose, construct, line_of, quote, read_file
 
 
@@ -180,10 +181,10 @@ class SettingSpec:
 LOG_FORMATS = ("auto", "json", "console")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
-SERVICES = ("csbs", "cbr")
+SERVICES = registry.NAMES
 
 SETTINGS: tuple[SettingSpec, ...] = (
-    SettingSpec("service", _choice(*SERVICES), "csbs", "the backup service: csbs, or cbr (Cloud Backup and "
+    SettingSpec("service", _choice(*SERVICES), registry.DEFAULT, "the backup service: csbs, or cbr (Cloud Backup and "
                 "Recovery, which replaces CSBS)", commands=BOTH, choices=SERVICES),
     SettingSpec("endpoint", _api_url, None, "service endpoint, e.g. https://csbs.eu-de.otc.t-systems.com or "
                 "https://cbr.eu-de.otc.t-systems.com (required)", commands=BOTH),
@@ -258,6 +259,11 @@ class Settings:
     retry_cap_s: float
     request_timeout_s: float
     credentials: Credentials | None = None
+
+    @property
+    def preflight_budget_s(self) -> float:
+        """How long the preflight may retry: one backoff cap plus one request timeout (two minutes by default)."""
+        return self.retry_cap_s + self.request_timeout_s
 
 
 PROVIDER_TASKS_PER_USER = 5  # CSBS runs five deletion tasks per user at once and queues the rest

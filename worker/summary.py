@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from worker.display import Display
-from worker.outcomes import Outcome
+from worker.engine.outcomes import Outcome
 
 MAX_PROBLEMS_SHOWN = 20  # the report lists them all
 PROBLEM_OUTCOMES = (Outcome.FAILED, Outcome.TIMED_OUT)
@@ -24,12 +24,12 @@ _EXIT_MEANING = {0: "all done", 1: "some tasks failed or timed out", 2: "bad inp
 
 
 class EndedTask(Protocol):
-    """What the summary needs of a task's result (``worker.outcomes.TaskResult`` has it)."""
+    """What the summary needs of a task's result (``worker.engine.outcomes.TaskResult`` has it)."""
 
     @property
-    def checkpoint_id(self) -> str: ...
+    def container_id(self) -> str: ...
     @property
-    def checkpoint_item(self) -> str | None: ...
+    def backup_id(self) -> str | None: ...
     @property
     def outcome(self) -> Outcome: ...
     @property
@@ -42,8 +42,8 @@ class EndedTask(Protocol):
 class Problem:
     """A task that failed or timed out, as the summary lists it."""
 
-    checkpoint_id: str
-    checkpoint_item: str | None
+    container_id: str
+    backup_id: str | None
     outcome: str
     error_code: str | None
     error_message: str | None
@@ -74,7 +74,7 @@ def problems_of(results: Iterable[EndedTask], redact: Callable[[str], str] = str
         count += 1
         if len(kept) < keep:
             message = None if result.error_message is None else redact(result.error_message)
-            kept.append(Problem(result.checkpoint_id, result.checkpoint_item, str(result.outcome),
+            kept.append(Problem(result.container_id, result.backup_id, str(result.outcome),
                                 result.error_code, message))
     return tuple(kept), count
 
@@ -104,7 +104,7 @@ def _problems_table(view: RunView) -> Table:
     table.add_column("error", no_wrap=True)
     table.add_column("message", overflow="fold")
     for problem in view.problems:
-        table.add_row(problem.checkpoint_id[:8], (problem.checkpoint_item or "-")[:8], problem.outcome,
+        table.add_row(problem.container_id[:8], (problem.backup_id or "-")[:8], problem.outcome,
                       problem.error_code or "-", problem.error_message or "")
     return table
 

@@ -1,4 +1,5 @@
-"""Shared helpers: a CBR emulator served on loopback and a CbrClient bound to it."""
+"""Shared helpers: a CBR emulator served on loopback and a CbrClient bound to it, and a few-line server for what
+the emulator has no switch for."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from worker.cbr import CbrClient
-from worker.csbs import Authenticator, TokenAuth
+from aiohttp import web
+
+from worker.cloud.auth import Authenticator, TokenAuth
 from worker.emulator.cbr import CbrEmulator, CbrScenario, serve
-from worker.retry import RetryPolicy
+from worker.engine.retry import RetryPolicy
+from worker.services.cbr.client import CbrClient
 
 PROJECT = "0123456789abcdef0123456789abcdef"
 TOKEN = "cbr-static-token-8d1f2c"
@@ -32,3 +35,17 @@ async def cloud(emulator: CbrEmulator, auth: Authenticator | None = None, projec
         client = CbrClient(endpoint=base, project_id=project_id, auth=auth or TokenAuth(TOKEN), **options)
         async with client:
             yield client
+
+
+@contextlib.asynccontextmanager
+async def app_on_loopback(app: web.Application) -> AsyncIterator[str]:
+    """``app`` served on 127.0.0.1 (a free port), with its base URL."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        await runner.cleanup()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from worker.cbr.answers import CODE_KINDS, busy_limit, classify, full_code, is_malformed_url, needs_reauth
-from worker.csbs.answers import Answer, AnswerKind
+from worker.engine.answer import Answer, AnswerKind
+from worker.services.cbr.answers import CODE_KINDS, busy_limit, classify, full_code, is_malformed_url, needs_reauth
 
 K = AnswerKind
 

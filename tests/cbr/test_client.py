@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from tests.cbr.conftest import PROJECT, cloud, scenario
-from worker.cbr import CbrClient, CbrSeen, read_answer
-from worker.csbs import AkSkAuth, AnswerKind, TokenAuth
+from tests.cbr.conftest import PROJECT, app_on_loopback, cloud, scenario
+from worker.cloud.auth import AkSkAuth, TokenAuth
+from worker.emulator import AccessKey
 from worker.emulator.cbr import CbrEmulator, CbrFaultRule
-from worker.emulator.scenario import AccessKey
+from worker.engine.answer import AnswerKind
+from worker.engine.sighting import Seen
+from worker.services.cbr.client import CbrClient
+from worker.services.cbr.observe import read_answer
 
 MISSING = "00000000-0000-4000-8000-000000000000"
 KEY = AccessKey(ak="EMULATORAK0000000001", sk="EmulatorSecretKey000000000000000000000000", user="aksk-user")
@@ -24,7 +27,7 @@ async def test_delete_then_follow_to_gone() -> None:
         after = await client.get_backup(backup_id)
     assert (deleted.kind, deleted.status, deleted.data) == (AnswerKind.OK, 204, None)
     assert after.kind is AnswerKind.GONE and after.error_code == "BackupService.6200"
-    assert read_answer(after) is not None and read_answer(after).seen is CbrSeen.GONE  # type: ignore[union-attr]
+    assert read_answer(after) is not None and read_answer(after).seen is Seen.GONE  # type: ignore[union-attr]
     assert client.calls == {"delete": 1, "get_backup": 1}
 
 
@@ -144,16 +147,8 @@ async def test_every_request_says_x_language_en_us() -> None:
 
     app = web.Application()
     app.router.add_get(f"/v3/{PROJECT}/vaults", vaults)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        async with CbrClient(endpoint=f"http://{host}:{port}", project_id=PROJECT, auth=TokenAuth("t")) as client:
-            answer = await client.check_credentials()
-    finally:
-        await runner.cleanup()
+    async with app_on_loopback(app) as url, CbrClient(endpoint=url, project_id=PROJECT, auth=TokenAuth("t")) as client:
+        answer = await client.check_credentials()
     assert answer.kind is AnswerKind.OK and seen == ["en-us"]
 
 

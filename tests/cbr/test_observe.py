@@ -6,16 +6,18 @@ from datetime import UTC, datetime
 
 import pytest
 
-from worker.cbr import CbrSeen, parse_time, read_answer, read_backup, read_delete_log
-from worker.csbs.answers import Answer, AnswerKind
+from worker.cloud.fields import read_datetime as parse_time
+from worker.engine.answer import Answer, AnswerKind
+from worker.engine.sighting import Seen
+from worker.services.cbr.observe import read_answer, read_backup, read_delete_log
 
 
 @pytest.mark.parametrize(("status", "seen"), [
-    ("waiting_delete", CbrSeen.QUEUED), ("deleting", CbrSeen.RUNNING), ("available", CbrSeen.UNTOUCHED),
-    ("error", CbrSeen.ERROR), ("protecting", CbrSeen.BLOCKED), ("restoring", CbrSeen.BLOCKED),
-    ("waiting_restore", CbrSeen.BLOCKED), ("frobnicating", CbrSeen.UNKNOWN),
+    ("waiting_delete", Seen.QUEUED), ("deleting", Seen.RUNNING), ("available", Seen.UNTOUCHED),
+    ("error", Seen.UNTOUCHED), ("protecting", Seen.BLOCKED), ("restoring", Seen.BLOCKED),
+    ("waiting_restore", Seen.BLOCKED), ("frobnicating", Seen.UNKNOWN),
 ])
-def test_each_status_has_its_reading(status: str, seen: CbrSeen) -> None:
+def test_each_status_has_its_reading(status: str, seen: Seen) -> None:
     """No fail_op in CBR: error is ERROR (re-send, bounded), available after a DELETE is UNTOUCHED."""
     sighting = read_backup({"status": status, "extend_info": {"progress": 40}})
     assert sighting.seen is seen and sighting.status == status
@@ -29,7 +31,7 @@ def test_progress_is_read_while_queued_or_running() -> None:
 
 def test_a_gone_answer_is_gone_and_other_answers_say_nothing() -> None:
     """GONE answers end the task; a throttled one is no sighting."""
-    assert read_answer(Answer(AnswerKind.GONE, 404, "BackupService.6200")).seen is CbrSeen.GONE  # type: ignore[union-attr]
+    assert read_answer(Answer(AnswerKind.GONE, 404, "BackupService.6200")).seen is Seen.GONE  # type: ignore[union-attr]
     assert read_answer(Answer(AnswerKind.THROTTLED, 429)) is None
 
 

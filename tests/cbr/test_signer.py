@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker.csbs.signer import sign
+from worker.cloud.signer import sign
 
 HOST = "cbr.ap-southeast-1.myhuaweicloud.com"
 PROJECT = "0123456789abcdef0123456789abcdef"

@@ -1,4 +1,4 @@
-"""CbrTaskRunner against the CBR emulator over loopback: one CBR deletion from its DELETE to a seen end.
+"""TaskRunner against the CBR emulator over loopback: one CBR deletion from its DELETE to a seen end.
 
 Each test names the emulator switch it leans on; durations, timeouts and the lag window are fractions of a
 second, so the whole file runs in a few seconds of real time.
@@ -17,13 +17,13 @@ import pytest
 from structlog.testing import capture_logs
 
 from tests.cbr.conftest import FAST_RETRY, USER, cloud, scenario
-from worker.cbr import CbrClient
-from worker.cbr.tracking import MAX_RESENDS, CbrTaskRunner
-from worker.clock import LoopClock
 from worker.emulator.cbr import CbrEmulator, CbrFaultRule
-from worker.outcomes import Outcome, RunAbort, TaskEnd
-from worker.pacing import PollTiming
-from worker.tracking import TaskTrace, TrackingPolicy
+from worker.engine.clock import LoopClock
+from worker.engine.outcomes import Outcome, RunAbort, TaskEnd
+from worker.engine.pacing import PollTiming
+from worker.engine.tracking import TaskRunner, TaskTrace, TrackingPolicy
+from worker.services.cbr.client import CbrClient
+from worker.services.cbr.rules import MAX_RESENDS, CbrRules
 
 MISSING = "00000000-0000-4000-8000-000000000000"
 TARGET = "6df2b54c-dd62-4059-a07c-1b8f24f2725d"  # a backup id a scenario can name before it is seeded
@@ -36,10 +36,10 @@ FAIL_THEN_PASS_SEED = 1  # with fail_rate 0.5, this seed fails the first deletio
 
 @dataclass(frozen=True)
 class Spec:
-    """A plan entry as the scheduler passes it: for CBR the backup id is the item id."""
+    """A plan entry as the scheduler passes it: for CBR the vault and the backup."""
 
-    checkpoint_id: str
-    item_id: str | None
+    container_id: str
+    backup_id: str | None
 
 
 @dataclass
@@ -61,12 +61,12 @@ class Tracked:
 
 @contextlib.asynccontextmanager
 async def runner_on(emu: CbrEmulator,
-                    policy: TrackingPolicy = POLICY) -> AsyncIterator[tuple[CbrTaskRunner, CbrClient]]:
+                    policy: TrackingPolicy = POLICY) -> AsyncIterator[tuple[TaskRunner, CbrClient]]:
     async with cloud(emu) as client:
-        yield CbrTaskRunner(client, policy, LoopClock()), client
+        yield TaskRunner(CbrRules(client), policy, LoopClock()), client
 
 
-async def run_task(runner: CbrTaskRunner, backup_id: str, *, adopted: bool = False, vault_id: str = "") -> Tracked:
+async def run_task(runner: TaskRunner, backup_id: str, *, adopted: bool = False, vault_id: str = "") -> Tracked:
     trace = TaskTrace("", backup_id, started_at=runner.clock.now())
     with capture_logs() as logs:
         ending = await runner.run(Spec(vault_id, backup_id), trace, adopted=adopted)

@@ -1,6 +1,6 @@
-"""`csbs-worker plan --service cbr --policy FILE` against the CBR emulator: every page, the keep rules per
-server, min_keep, max_deletions, explain, vault selection, time zones, what is never planned, and the plan
-piped into `delete --service cbr -`."""
+"""`csbs-worker plan --service cbr --policy FILE`, what only CBR has: pages where offset=0 is refused, what is
+never planned (locked vaults, shared-in and per-disk children), vault selection, CBR's time forms. What every
+service promises of `plan` is in tests/contract/test_plan_command.py."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.cbr_delete.conftest import CBR, outcomes
+from tests.cbr_delete.conftest import CBR
+from tests.contract.test_plan_command import every_page_then_the_pipe, time_zone_decides_the_days
 from tests.harness import PROJECT, Run, ServedCbrEmulator, cbr_emulator_on_loopback, cloud_env
+from tests.services import SERVICES
 
 SERVER_A = "5b3e0c9a-2d41-4f6e-8a7b-9c0d1e2f3a4b"
 SERVER_B = "7c8d9e0f-1a2b-4c3d-8e4f-5a6b7c8d9e0f"
@@ -37,71 +39,15 @@ def planned(run: Run) -> list[str]:
     return [entry["backup_id"] for entry in document["deletions"]]
 
 
-@pytest.fixture
-def policy(tmp_path: Path) -> Callable[[str], str]:
-    def write(text: str) -> str:
-        path = tmp_path / "policy.yaml"
-        path.write_text(text, encoding="utf-8")
-        return str(path)
-    return write
-
-
-@pytest.mark.parametrize(("offset_zero", "count_is_total"), [("accepted", True), ("refused", False)])
+@pytest.mark.parametrize(("offset_zero", "count_is_total"), [("refused", False)])  # accepted: tests/contract
 def test_every_page_is_listed_and_the_pipe_deletes_exactly_that(offset_zero: str, count_is_total: bool,
                                                                 worker: Callable[..., Run],
                                                                 policy: Callable[[str], str], tmp_path: Path) -> None:
-    """1,050 backups (two pages of 1,000) and `keep: last: 1047`: the plan names exactly the 3 oldest (also
-    when offset=0 is refused and count is the page's size); `delete --service cbr -` fed with it deletes them;
+    """1,050 backups (two pages of 1,000) and `keep: last: 1047`, where offset=0 is refused and count is the
+    page's size: the plan names exactly the 3 oldest; `delete --service cbr -` fed with it deletes them;
     planning again finds nothing more."""
-    rules = policy("keep:\n  last: 1047\nmin_keep: 1\n")
-    explain = tmp_path / "explain.json"
-    with cbr_emulator_on_loopback(offset_zero=offset_zero, count_is_total=count_is_total) as served:
-        ids = history(served, 1050)
-        env = cloud_env(served.url)
-        plan = worker(["plan", *CBR, "--policy", rules, "--explain", str(explain)], env, report=None)
-        pages = served.emulator.stats.requests_by_route["list_backups"]
-        deleted = worker(["delete", *CBR, "-"], env, stdin=plan.stdout)
-        again = worker(["plan", *CBR, "--policy", rules], env, report=None)
-        left = served.emulator.backup_ids()
-    assert planned(plan) == ids[:3]
-    assert pages >= 2
-    decisions = json.loads(explain.read_text(encoding="utf-8"))
-    assert len(decisions) == 1050
-    assert {d["id"] for d in decisions if d["decision"] == "delete"} == set(ids[:3])
-    assert deleted.code == 0
-    assert outcomes(deleted) == dict.fromkeys(ids[:3], "deleted")
-    assert planned(again) == []
-    assert len(left) == 1047
-
-
-def test_keep_rules_apply_per_server_with_min_keep(worker: Callable[..., Run], policy: Callable[[str], str]) -> None:
-    """Histories are per resource_id: `last: 2` keeps the two newest of each server; `min_keep: 3` keeps
-    three of each even with a rule that keeps fewer."""
-    with cbr_emulator_on_loopback() as served:
-        a = history(served, 5, SERVER_A)
-        b = history(served, 4, SERVER_B, start=START + timedelta(minutes=30))
-        env = cloud_env(served.url)
-        by_last = worker(["plan", *CBR, "--policy", policy("keep:\n  last: 2\n")], env, report=None)
-        by_min = worker(["plan", *CBR, "--policy", policy("keep:\n  last: 1\nmin_keep: 3\n")], env, report=None)
-    assert sorted(planned(by_last)) == sorted(a[:3] + b[:2])
-    assert planned(by_last) == [a[0], b[0], a[1], b[1], a[2]]  # oldest first
-    assert sorted(planned(by_min)) == sorted(a[:2] + b[:1])
-
-
-def test_max_deletions_refuses_the_plan(worker: Callable[..., Run], policy: Callable[[str], str]) -> None:
-    """A plan above the policy's max_deletions is refused (exit 2): `plan` prints nothing, `delete --policy`
-    sends no DELETE."""
-    rules = policy("keep:\n  last: 1\nmax_deletions: 2\n")
-    with cbr_emulator_on_loopback() as served:
-        history(served, 6)
-        env = cloud_env(served.url)
-        plan = worker(["plan", *CBR, "--policy", rules], env, report=None)
-        run = worker(["delete", *CBR, "--policy", rules], env)
-        sent = served.emulator.stats.requests_by_route["delete"]
-    assert plan.code == 2 and plan.stdout == ""
-    assert "max_deletions" in plan.named("bad_input")[0]["error"]
-    assert run.code == 2 and sent == 0
-    assert "max_deletions" in run.named("bad_input")[0]["error"]
+    every_page_then_the_pipe(SERVICES["cbr"], worker, policy, tmp_path, offset_zero=offset_zero,
+                             count_is_total=count_is_total)
 
 
 def test_locked_shared_and_child_backups_are_never_planned(worker: Callable[..., Run], policy: Callable[[str], str],
@@ -156,47 +102,8 @@ def test_vault_names_and_vault_ids_select_backups(worker: Callable[..., Run], po
     assert document["deletions"] == [{"backup_id": other[0], "vault_id": other_vault}]
 
 
-@pytest.mark.parametrize("time_form", ["offset", "naive", "z"])
+@pytest.mark.parametrize("time_form", ["naive", "z"])  # offset, the default: tests/contract/test_plan_command.py
 def test_time_zone_of_the_policy_decides_the_days(time_form: str, worker: Callable[..., Run],
                                                   policy: Callable[[str], str]) -> None:
-    """`daily` days begin in the policy's zone, whatever form CBR writes times in: at 10:00, 22:30 and
-    23:30 UTC of one day, UTC sees one day (keeps the last), Europe/Berlin two (keeps 22:30 too)."""
-    with cbr_emulator_on_loopback(time_form=time_form) as served:
-        morning, late, later = (str(served.emulator.add_backup(resource_id=SERVER_A, created_at=START + offset)["id"])
-                                for offset in (timedelta(hours=10), timedelta(hours=22, minutes=30),
-                                               timedelta(hours=23, minutes=30)))
-        env = cloud_env(served.url)
-        utc = worker(["plan", *CBR, "--policy", policy("keep:\n  daily: 2\n")], env, report=None)
-        berlin = worker(["plan", *CBR, "--policy", policy("timezone: Europe/Berlin\nkeep:\n  daily: 2\n")], env,
-                        report=None)
-    assert planned(utc) == [morning, late]
-    assert planned(berlin) == [morning]
-    assert later not in planned(utc)
-
-
-def test_a_cbr_plan_is_refused_by_a_csbs_delete(worker: Callable[..., Run], policy: Callable[[str], str]) -> None:
-    """The printed CBR plan says `service: cbr`: fed to `delete` without --service cbr it is refused, exit 2."""
-    with cbr_emulator_on_loopback() as served:
-        history(served, 3)
-        env = cloud_env(served.url)
-        plan = worker(["plan", *CBR, "--policy", policy("keep:\n  last: 1\n")], env, report=None)
-        before = sum(served.emulator.stats.requests_by_route.values())
-        run = worker(["delete", "-"], env, stdin=plan.stdout)
-        after = sum(served.emulator.stats.requests_by_route.values())
-    assert len(planned(plan)) == 2
-    assert run.code == 2 and after == before
-    assert "--service cbr" in run.named("bad_input")[0]["error"]
-
-
-def test_delete_with_a_policy_plans_and_deletes(worker: Callable[..., Run], policy: Callable[[str], str]) -> None:
-    """`delete --service cbr --policy` plans and deletes in one run; the report names backups and vaults."""
-    with cbr_emulator_on_loopback() as served:
-        ids = history(served, 5, children=1)
-        vault = served.emulator.vault_id()
-        run = worker(["delete", *CBR, "--policy", policy("keep:\n  last: 2\n")], cloud_env(served.url))
-        left = served.emulator.backup_ids()
-    assert run.code == 0
-    assert outcomes(run) == dict.fromkeys(ids[:3], "deleted")
-    assert run.report is not None and {r["vault_id"] for r in run.report["results"]} == {vault}
-    assert run.named("policy_applied")[0]["delete"] == 3
-    assert set(ids[3:]) <= set(left) and not set(ids[:3]) & set(left)
+    """`daily` days begin in the policy's zone, whatever form CBR writes times in (zone-less, or Z)."""
+    time_zone_decides_the_days(SERVICES["cbr"], worker, policy, time_form=time_form)

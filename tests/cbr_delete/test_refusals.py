@@ -10,7 +10,7 @@ import pytest
 
 from tests.cbr_delete.conftest import CBR, by_backup, delete_now, new_id, outcomes, seed, text_plan
 from tests.harness import Run, cbr_emulator_on_loopback, cloud_env
-from worker.cbr.tracking import MAX_RESENDS
+from worker.services.cbr.rules import MAX_RESENDS
 
 
 def test_locked_vault_auto_backup_fails_at_once_without_retry(worker: Callable[..., Run]) -> None:

@@ -8,10 +8,10 @@ from typing import Any
 from rich.console import Console
 
 from worker.display import error_line, live_panel
+from worker.engine.outcomes import Outcome
+from worker.engine.scheduler import LiveTask, RunProgress
 from worker.errors import PlanError, SettingsError
 from worker.logs import shorten_for_console
-from worker.outcomes import Outcome
-from worker.scheduler import LiveTask, RunProgress
 from worker.summary import RunView, problems_of, render_summary
 
 CHECKPOINT = "6f1c8a52-3d4e-4b8f-9a0b-1c2d3e4f5a6b"
@@ -41,8 +41,8 @@ def rendered(renderable: Any, width: int) -> list[str]:
 
 class Ended:
     def __init__(self, outcome: Outcome, number: int) -> None:
-        self.checkpoint_id = f"{number:08d}-3d4e-4b8f-9a0b-1c2d3e4f5a6b"
-        self.checkpoint_item = None
+        self.container_id = f"{number:08d}-3d4e-4b8f-9a0b-1c2d3e4f5a6b"
+        self.backup_id = None
         self.outcome = outcome
         self.error_code = "CSBS.8007"
         self.error_message = f"registered to an image, token tok-secret-{number}"

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from worker.observe import Seen, read_item, read_record
+from worker.engine.sighting import Seen
+from worker.services.csbs.observe import read_item, read_record
 
 
 def item(status: str, **extend: Any) -> dict[str, Any]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from worker.observe import Seen, Sighting
-from worker.pacing import Pacer, PollTiming
+from worker.engine.pacing import Pacer, PollTiming
+from worker.engine.sighting import Seen, Sighting
 
 TIMING = PollTiming(first_s=5.0, min_s=2.0, max_s=60.0)
 

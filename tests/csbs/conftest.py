@@ -7,9 +7,10 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from worker.csbs import Authenticator, CsbsClient, TokenAuth
+from worker.cloud.auth import Authenticator, TokenAuth
 from worker.emulator import Emulator, Scenario, serve
-from worker.retry import RetryPolicy
+from worker.engine.retry import RetryPolicy
+from worker.services.csbs.client import CsbsClient
 
 PROJECT = "0123456789abcdef0123456789abcdef"
 TOKEN = "static-token-5e3b1f0c9a7d"

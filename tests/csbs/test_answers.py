@@ -11,8 +11,10 @@ import aiohttp
 import pytest
 
 from tests.csbs.conftest import PROJECT, TOKEN, cloud, scenario
-from worker.csbs import Answer, AnswerKind, CsbsClient, TokenAuth
+from worker.cloud.auth import TokenAuth
 from worker.emulator import Emulator, FaultRule
+from worker.engine.answer import Answer, AnswerKind
+from worker.services.csbs.client import CsbsClient
 
 CHECKPOINT = "cp-1"
 ITEM = "item-1"

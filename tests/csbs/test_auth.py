@@ -8,8 +8,9 @@ import aiohttp
 from structlog.testing import capture_logs
 
 from tests.csbs.conftest import PROJECT, FakeClock, cloud, make_client, scenario, served, wall_anchor
-from worker.csbs import AkSkAuth, AnswerKind, PasswordAuth, TokenAuth
+from worker.cloud.auth import AkSkAuth, PasswordAuth, TokenAuth
 from worker.emulator import AccessKey, Emulator, FaultRule, IamUser
+from worker.engine.answer import AnswerKind
 
 ALICE = IamUser(name="alice", password="alice-password-9f8e7d", domain="acme")
 AK = "HPUAEMULATORAK000001"

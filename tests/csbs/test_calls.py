@@ -8,9 +8,11 @@ import re
 import pytest
 
 from tests.csbs.conftest import cloud, make_client, scenario
-from worker.csbs import AnswerKind, CsbsClient, TokenAuth
+from worker.cloud.auth import TokenAuth
 from worker.emulator import Emulator, FaultRule
-from worker.retry import RetryPolicy
+from worker.engine.answer import AnswerKind
+from worker.engine.retry import RetryPolicy
+from worker.services.csbs.client import CsbsClient
 
 REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -160,7 +162,7 @@ async def test_max_rps_caps_the_rate_of_every_call():
         )
         elapsed = loop.time() - started
     assert all(answer.kind is AnswerKind.OK for answer in answers)
-    assert client.throttler.rate_limit == 5 and client.throttler.period == 1.0
+    assert client.transport.throttler.rate_limit == 5 and client.transport.throttler.period == 1.0
     assert elapsed >= 0.95  # a lower bound only: the limiter guarantees it, however slow the machine
     assert sum(emu.stats.requests_by_route.values()) == 6
 
@@ -185,8 +187,8 @@ async def test_max_rps_below_one_paces_below_one_request_per_second():
 def test_max_rps_becomes_an_exact_pace(max_rps, rate_limit, period_s):
     """A fractional max_rps is never rounded up: 2.5 is two requests per 0.8 s, 0.2 is one per 5 s."""
     client = CsbsClient(endpoint="http://127.0.0.1:1", project_id="p", auth=TokenAuth("t"), max_rps=max_rps)
-    assert client.throttler.rate_limit == rate_limit
-    assert client.throttler.period == pytest.approx(period_s)
+    assert client.transport.throttler.rate_limit == rate_limit
+    assert client.transport.throttler.period == pytest.approx(period_s)
 
 
 async def test_calls_outside_the_context_are_refused():
@@ -199,6 +201,6 @@ async def test_calls_outside_the_context_are_refused():
 async def test_session_is_closed_on_exit():
     """Leaving `async with` closes the run's one session."""
     async with cloud() as (_, client):
-        session = client._session
+        session = client.transport.session
         assert session is not None and not session.closed
     assert session.closed

@@ -15,8 +15,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from tests.csbs.conftest import make_client
-from worker.csbs import AnswerKind
-from worker.csbs.client import parse_retry_after
+from worker.cloud.wire import parse_retry_after
+from worker.engine.answer import AnswerKind
 
 
 async def gateway(request: web.Request) -> web.Response:

@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CLIENT_MODULES = ["worker/csbs/answers.py", "worker/csbs/wire.py", "worker/csbs/auth.py", "worker/csbs/client.py",
-                  "worker/csbs/signer.py", "worker/csbs/__init__.py", "worker/retry.py"]
+CLIENT_MODULES = ["worker/engine/answer.py", "worker/cloud/wire.py", "worker/cloud/auth.py",
+                  "worker/cloud/transport.py", "worker/cloud/paging.py", "worker/services/csbs/client.py",
+                  "worker/services/cbr/client.py", "worker/cloud/signer.py", "worker/services/csbs/__init__.py",
+                  "worker/engine/retry.py"]
 
 
 def worker_imports(path: str) -> set[str]:
@@ -38,17 +40,21 @@ def test_no_type_checking_imports(path):
 
 
 def test_client_layers_have_no_cycle():
-    """answers <- wire <- auth <- client, retry on its own: the graph of these modules has no cycle."""
+    """answers <- wire <- auth <- transport <- clients, retry on its own: the graph of these modules has no cycle."""
     graph = {module_of(p): worker_imports(p) & {module_of(q) for q in CLIENT_MODULES} for p in CLIENT_MODULES}
-    graph["worker.csbs"] -= {"worker.csbs"}
+    graph["worker.services.csbs"] -= {"worker.services.csbs"}
 
     def reaches(start: str, goal: str, seen: frozenset[str] = frozenset()) -> bool:
         return any(nxt == goal or (nxt not in seen and reaches(nxt, goal, seen | {nxt})) for nxt in graph[start])
 
-    cyclic = [module for module in graph if module != "worker.csbs" and reaches(module, module)]
+    cyclic = [module for module in graph if module != "worker.services.csbs" and reaches(module, module)]
     assert cyclic == []
-    assert worker_imports("worker/retry.py") == set()
-    assert "worker.csbs.client" not in worker_imports("worker/csbs/auth.py")
+    assert worker_imports("worker/engine/retry.py") == set()
+    assert "worker.services.csbs.client" not in worker_imports("worker/cloud/auth.py")
+    # the kernel knows no service: each client hands the transport its own table of answers
+    for kernel in ("worker/cloud/transport.py", "worker/cloud/paging.py", "worker/cloud/auth.py",
+                   "worker/cloud/wire.py"):
+        assert not any(module.startswith("worker.services") for module in worker_imports(kernel)), kernel
 
 
 def test_emulator_and_worker_do_not_import_each_other():

@@ -14,9 +14,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from tests.csbs.conftest import cloud, make_client, scenario
-from worker.csbs import AnswerKind
-from worker.csbs.client import MAX_LISTING_RESTARTS
 from worker.emulator import Emulator, FaultRule
+from worker.engine.answer import AnswerKind
+from worker.services.csbs.client import MAX_LISTING_RESTARTS
 
 CID = "00000000-0000-4000-8000-000000000001"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

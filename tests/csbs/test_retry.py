@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from worker.csbs.answers import Answer, AnswerKind
-from worker.retry import RetryPolicy, backoff_s, call_with_retries, delay_before_retry_s
+from worker.engine.answer import Answer, AnswerKind
+from worker.engine.retry import RetryPolicy, backoff_s, call_with_retries, delay_before_retry_s
 
 THROTTLED = Answer(AnswerKind.THROTTLED, status=429, error_code="APIG.0308")
 TRANSIENT = Answer(AnswerKind.TRANSIENT, status=503)

@@ -7,8 +7,9 @@ from structlog.testing import capture_logs
 
 from tests.csbs.conftest import PROJECT, TOKEN, FakeClock, make_client, scenario, served, wall_anchor
 from tests.csbs.test_auth import AK, ALICE, SECURITY_TOKEN, SK, password_auth
-from worker.csbs import AkSkAuth, AnswerKind, Authenticator, TokenAuth
+from worker.cloud.auth import AkSkAuth, Authenticator, TokenAuth
 from worker.emulator import AccessKey, Emulator, FaultRule
+from worker.engine.answer import AnswerKind
 
 
 def test_reprs_mask_every_secret():
@@ -39,10 +40,10 @@ async def test_no_secret_in_answers_or_logs_of_a_whole_run():
         with capture_logs() as logs:
             async with make_client(url, password) as client:
                 seen += map(str, [await client.count_items()])
-                issued = await password.headers(client._open_session(), "GET", yarl.URL(url), b"")
+                issued = await password.headers(client.transport.session, "GET", yarl.URL(url), b"")
                 clock.advance(700.0)  # the cloud now refuses the token: renewal, then a refused one
                 seen += map(str, [await client.count_items()])
-                renewed = await password.headers(client._open_session(), "GET", yarl.URL(url), b"")
+                renewed = await password.headers(client.transport.session, "GET", yarl.URL(url), b"")
                 clock.advance(700.0)
                 refused = await client.count_items()
                 seen += [str(refused), repr(password), repr(client)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yarl
 
-from worker.csbs.signer import canonical_query, canonical_uri, sdk_date, sign
+from worker.cloud.signer import canonical_query, canonical_uri, sdk_date, sign
 
 SDK_HOST = "service.endpoint.myhuaweicloud.com"
 SDK_HEADERS = {"Host": SDK_HOST, "X-Sdk-Date": "20200608T023900Z"}

@@ -16,10 +16,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from tests.csbs.conftest import cloud, make_client, scenario
-from worker.csbs import Answer, AnswerKind
-from worker.csbs.answers import RETRYABLE_KINDS
-from worker.csbs.wire import MAX_ERROR_TEXT, answer_from_response, parse_http_date
+from worker.cloud.wire import MAX_ERROR_TEXT, answer_from_response, parse_http_date
 from worker.emulator import Emulator, FaultRule
+from worker.engine.answer import RETRYABLE_KINDS, Answer, AnswerKind
 
 WALL_START = 1_700_000_000.0
 

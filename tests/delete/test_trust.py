@@ -1,254 +1,41 @@
-"""Issue 9 end to end: outcomes a pipeline can trust when the endpoint or the cloud misbehaves.
-
-Wrong endpoints, gateway 404s mid-run, an unreachable cloud, fresh and stale failures, deletions left
-running by a crashed run, every error shape and the odd readings of a real CSBS: each is run through the
-real CLI against the emulator (or a loopback server of the test's own) and judged by what a user sees:
-exit code, report, log events and the calls the cloud received.
+"""The odd readings of a real CSBS, end to end (issue 9): a lingering ``deleted`` status, stale failures seen
+through the status lag, every error body shape, progress as a float or a string, a numeric fail code, an
+undocumented status, a listing marker that vanished. Each is run through the real CLI against the CSBS
+emulator and judged by what a user sees: exit code, report, log events and the calls the cloud received.
+What every service promises (wrong endpoints, gateway 404s, adoption, ...) is in tests/contract.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
-import threading
-import time
-from collections.abc import Callable, Iterator
+import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
 
 import pytest
-from aiohttp import web
 
-from tests.delete.conftest import new_id
-from tests.delete.test_faults import delete_now
 from tests.delete.test_outcomes import seed_items, text_plan
-from tests.harness import Run, cloud_env, emulator_on_loopback
-from tests.metrics.gateway import FakePushgateway, fake_pushgateway
-from worker.emulator import FaultRule, OddStatus
-from worker.emulator.errors import ERROR_SHAPES
-
-# -- loopback servers of the tests' own ------------------------------------------------------------------------
+from tests.harness import CSBS_PROVIDER, PROJECT, TOKEN, Run, ServedEmulator, cloud_env, emulator_on_loopback, new_id
+from tests.harness import gateway_in_thread as gateway_in_thread  # tests/metrics imports it from here
+from worker.emulator import ERROR_SHAPES, FaultRule, OddStatus
 
 
-def closed_port() -> str:
-    """The URL of a loopback port nothing listens on (connections are refused)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+def delete_now(served: ServedEmulator, checkpoint_id: str, item_id: str) -> None:
+    """Send a DELETE before the run, as an interrupted earlier run would have."""
+    url = f"{served.url}/v1/{PROJECT}/providers/{CSBS_PROVIDER}/checkpoints/{checkpoint_id}?checkpoint_items={item_id}"
+    request = urllib.request.Request(url, method="DELETE", headers={"X-Auth-Token": TOKEN})
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        assert answer.status == 200
 
 
-@contextlib.contextmanager
-def silent_server() -> Iterator[str]:
-    """A loopback TCP server that accepts connections (the kernel's backlog) and never answers."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(64)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-
-
-class LoopbackApp:
-    """An aiohttp application served on 127.0.0.1 from a thread of its own (the CLI owns the main thread)."""
-
-    def __init__(self, handler: Callable[[web.Request], Any]) -> None:
-        self.url = ""
-        self.requests: list[tuple[str, str]] = []
-        self._handler = handler
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._serve(),), daemon=True)
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        self.requests.append((request.method, request.path))
-        answer: web.StreamResponse = await self._handler(request)
-        return answer
-
-    async def _serve(self) -> None:
-        self._stop = asyncio.Event()
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-        self._ready.set()
-        await self._stop.wait()
-        await runner.cleanup()
-
-    def __enter__(self) -> LoopbackApp:
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("the loopback server did not start")
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        assert self._stop is not None
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
-
-
-async def html_200(_: web.Request) -> web.Response:
-    """Garbage where JSON belongs: a portal's login page, answered 200."""
-    return web.Response(status=200, text="<html><body>Welcome</body></html>", content_type="text/html")
-
-
-@contextlib.contextmanager
-def gateway_in_thread() -> Iterator[FakePushgateway]:
-    """The fake Pushgateway of tests/metrics, served from a thread of its own."""
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    stop = asyncio.Event()
-    box: list[FakePushgateway] = []
-
-    async def serve() -> None:
-        async with fake_pushgateway() as fake:
-            box.append(fake)
-            ready.set()
-            await stop.wait()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
-    thread.start()
-    assert ready.wait(10), "the fake Pushgateway did not start"
-    try:
-        yield box[0]
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(10)
-
-
-def errors_logged(run: Run) -> list[dict[str, Any]]:
-    return [e for e in run.events if e.get("level") == "error"]
-
-
-def policy_file(tmp_path: Path) -> str:
-    path = tmp_path / "policy.yaml"
-    path.write_text("keep:\n  last: 1\n", encoding="utf-8")
-    return str(path)
-
-
-# -- 1. a 404 is "gone" only when the service says so -------------------------------------------------------------
-
-
-@pytest.mark.parametrize("gateway", ["apigw", "apig", "html"])
-def test_wrong_endpoint_aborts_before_any_delete(gateway: str, worker: Callable[..., Run]) -> None:
-    """An endpoint that answers every call with the gateway's 404: exit 3, no DELETE, every task
-    not_attempted, and one error event naming the endpoint and saying it serves no CSBS API."""
-    with emulator_on_loopback(gateway_404=gateway) as served:
-        pairs = seed_items(served, 3)
-        run = worker(["delete", "-"], cloud_env(served.url), stdin=text_plan(pairs))
-        deletes = served.emulator.stats.requests_by_route["delete"]
-    assert run.code == 3
-    assert deletes == 0
-    assert run.report is not None and set(run.outcomes().values()) == {"not_attempted"}
-    (error,) = errors_logged(run)
-    assert served.url in error["reason"] and "serves no CSBS API" in error["reason"]
-
-
-@pytest.mark.parametrize("gateway", ["apigw", "html"])
-def test_plan_on_a_wrong_endpoint_prints_nothing(gateway: str, worker: Callable[..., Run], tmp_path: Path) -> None:
-    """`csbs-worker plan` against a gateway that serves no CSBS API: exit 3 and nothing on stdout."""
-    with emulator_on_loopback(gateway_404=gateway) as served:
-        seed_items(served, 3)
-        run = worker(["plan", "--policy", policy_file(tmp_path)], cloud_env(served.url), report=None)
-    assert run.code == 3
-    assert run.stdout == ""
-    (error,) = errors_logged(run)
-    assert served.url in error["reason"] and "serves no CSBS API" in error["reason"]
-
-
-@pytest.mark.parametrize("kind", ["404-apigw", "404-apig", "404-html"])
-def test_gateway_404_mid_run_is_never_gone(kind: str, worker: Callable[..., Run], write_plan: Callable[..., str]
-                                           ) -> None:
-    """After a good preflight every look answers the gateway's 404: no task is deleted or already_absent
-    (they time out), whole records included."""
-    record = new_id()
-    faults = (FaultRule("get_item", kind), FaultRule("list", kind, after=2))  # adoption's two listings pass
-    with emulator_on_loopback(faults=faults) as served:
-        pairs = seed_items(served, 3)
-        seed_items(served, 2, checkpoint_id=record)
-        plan = write_plan(text_plan(pairs) + f"{record}\n", "plan.txt")
-        run = worker(["delete", plan, "--task-timeout", "1", "--request-timeout", "1"], cloud_env(served.url))
-    assert run.code == 1
-    assert set(run.outcomes().values()) == {"timed_out"}
-    assert run.named("task_deleted") == [] and run.named("task_already_absent") == []
-
-
-def test_gateway_404_that_stops_gives_deleted_never_already_absent(worker: Callable[..., Run]) -> None:
-    """A gateway that loses the API for a while: the tasks end deleted once the service answers again."""
-    with emulator_on_loopback(faults=(FaultRule("get_item", "404-apigw", times=12),)) as served:
+def test_lingering_deleted_status_means_done(worker: Callable[..., Run]) -> None:
+    """A finished deletion that lingers as status `deleted` counts as deleted."""
+    with emulator_on_loopback(gone_mode="deleted", deleted_linger_s=60.0) as served:
         pairs = seed_items(served, 4)
         run = worker(["delete", "-"], cloud_env(served.url), stdin=text_plan(pairs))
-        fired = served.emulator.stats.faults_by_kind["404-apigw"]
-    assert fired == 12
+        statuses = {item["status"] for item in served.emulator.items()}
     assert run.code == 0
     assert set(run.outcomes().values()) == {"deleted"}
-
-
-def test_gateway_404_on_delete_is_not_already_absent(worker: Callable[..., Run]) -> None:
-    """A DELETE answered with the gateway's 404 is retried: the backup is not reported absent."""
-    with emulator_on_loopback(faults=(FaultRule("delete", "404-html", times=2),)) as served:
-        pairs = seed_items(served, 2)
-        run = worker(["delete", "-"], cloud_env(served.url), stdin=text_plan(pairs))
-        left = [item for _, item in pairs if served.emulator.item(item) is not None]
-    assert run.code == 0
-    assert set(run.outcomes().values()) == {"deleted"}
-    assert left == []
-
-
-# -- 2. an unreachable cloud ends the run soon, with nothing claimed ------------------------------------------------
-
-
-UNREACHABLE_FLAGS = ["--retry-cap", "0.2", "--request-timeout", "0.5", "--task-timeout", "60"]
-UNREACHABLE_BOUND_S = 0.2 + 0.5 + 0.5 + 3.0  # the budget, one request in the air at its end, start-up
-
-
-@pytest.mark.parametrize("where", ["closed port", "silent server"])
-def test_unreachable_cloud_ends_within_the_preflight_budget(where: str, worker: Callable[..., Run]) -> None:
-    """Refused or never answered: exit 1 once retry_cap + request_timeout are spent (not the task timeout),
-    every task not_attempted, metrics pushed, and one error event naming the endpoint and the last error."""
-    pairs = [(new_id(), new_id()) for _ in range(3)]
-    with contextlib.ExitStack() as stack:
-        url = closed_port() if where == "closed port" else stack.enter_context(silent_server())
-        gateway = stack.enter_context(gateway_in_thread())
-        started = time.monotonic()
-        run = worker(["delete", "-", *UNREACHABLE_FLAGS, "--pushgateway", gateway.url], cloud_env(url),
-                     stdin=text_plan(pairs))
-        took = time.monotonic() - started
-    assert run.code == 1
-    assert took < UNREACHABLE_BOUND_S
-    assert run.report is not None
-    assert set(run.outcomes().values()) == {"not_attempted"} and len(run.outcomes()) == 3
-    assert run.report["exit_code"] == 1
-    (error,) = errors_logged(run)
-    assert url in error["reason"] and "last error" in error["reason"]
-    (pushed,) = [r for r in gateway.requests if r.method in ("POST", "PUT")]
-    samples = pushed.samples()
-    assert samples[("csbs_worker_run_exit_code", ())] == 1
-    assert samples[("csbs_worker_run_tasks", (("outcome", "not_attempted"),))] == 3
-
-
-# -- 3. a fresh failure at once, a stale one never -------------------------------------------------------------------
-
-
-def test_fresh_failure_is_failed_without_waiting_for_the_lag_window(worker: Callable[..., Run]) -> None:
-    """A deletion that ends in error right after our DELETE is failed at the first look that shows it,
-    long before a lag window of 30 s."""
-    pairs = [(new_id(), new_id()) for _ in range(3)]
-    failing = pairs[0][1]
-    with emulator_on_loopback(fail_items=frozenset({failing})) as served:
-        for checkpoint, item in pairs:
-            served.emulator.add_item(checkpoint_id=checkpoint, item_id=item)
-        started = time.monotonic()
-        run = worker(["delete", "-", "--lag-window", "30"], cloud_env(served.url), stdin=text_plan(pairs))
-        took = time.monotonic() - started
-    assert run.code == 1
-    assert run.outcomes()[failing] == "failed"
-    assert [run.outcomes()[item] for _, item in pairs[1:]] == ["deleted", "deleted"]
-    assert took < 10
+    assert statuses == {"deleted"}
 
 
 @pytest.mark.parametrize("how", ["add_item", "scenario"])
@@ -265,32 +52,6 @@ def test_stale_failure_seen_through_the_status_lag_never_fails(how: str, worker:
     assert run.code == 0, run.report
     assert set(run.outcomes().values()) == {"deleted"}
     assert run.named("task_failed") == []
-
-
-# -- 4. deletions left running by a crashed run count against the five -------------------------------------------
-
-
-def test_crashed_runs_deletions_are_adopted_and_count_against_the_five(worker: Callable[..., Run]) -> None:
-    """A crashed run left five deletions running; the plan, made again in another order, never puts more
-    than five outstanding at the provider, and the five get no new DELETE."""
-    with emulator_on_loopback(delete_duration_s=(0.6, 0.9)) as served:
-        pairs = seed_items(served, 12)
-        crashed = pairs[:5]
-        for checkpoint, item in crashed:
-            delete_now(served, checkpoint, item)
-        run = worker(["delete", "-"], cloud_env(served.url), stdin=text_plan(list(reversed(pairs))))
-        stats = served.emulator.stats
-        high = max(stats.max_outstanding.values())
-        sent = dict(stats.deletes_by_target)
-    assert run.code == 0
-    assert set(run.outcomes().values()) == {"deleted"}
-    assert high <= 5
-    assert all(sent[item] == 1 for _, item in crashed)  # only the crashed run's
-    assert run.named("deletions_in_progress")[0]["adopted"] == 5
-    assert {e["checkpoint_item"] for e in run.named("task_adopted")} == {item for _, item in crashed}
-
-
-# -- 5. shapes the client must read ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("shape", ERROR_SHAPES)
@@ -368,7 +129,7 @@ def test_odd_status_that_persists_is_timed_out_naming_the_status(worker: Callabl
                               ) as served:
         served.emulator.add_item(checkpoint_id=new_id(), item_id=stuck)
         checkpoint = served.emulator.item(stuck)["checkpoint_id"]  # type: ignore[index]
-        run = worker(["delete", "-", "--task-timeout", "1"], cloud_env(served.url),
+        run = worker(["delete", "-", "--task-timeout", "0.5"], cloud_env(served.url),
                      stdin=text_plan([(checkpoint, stuck)]))
         sent = served.emulator.stats.deletes_by_target[stuck]
     assert run.code == 1
@@ -407,3 +168,4 @@ def test_vanished_marker_never_makes_a_record_gone(mode: str, worker: Callable[.
     assert left == []
     if mode == "404":
         assert run.named("csbs_listing_restarted")
+

@@ -111,7 +111,7 @@ def test_build_context_holds_what_the_dockerfile_copies_and_nothing_else() -> No
     for source in sources:
         assert dockerignore_keeps(source.rstrip("/")), source
         assert (REPO / source).exists(), f"the image build copies {source}, which is missing"
-    for path in ("worker/cli.py", "worker/csbs/client.py"):
+    for path in ("worker/cli.py", "worker/services/csbs/client.py"):
         assert dockerignore_keeps(path)
     for path in ("tests/deploy/test_image.py", ".git/config", ".venv/bin/python", "deploy/Dockerfile",
                  "worker/__pycache__/cli.cpython-311.pyc", "csbs_worker.egg-info/PKG-INFO"):

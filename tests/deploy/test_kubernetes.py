@@ -34,9 +34,9 @@ from tests.deploy.manifests import (
     validate,
     worker_container,
 )
+from worker.engine.outcomes import ExitCode
 from worker.metrics import DEFAULT_PUSH_TIMEOUT_S
-from worker.outcomes import ExitCode
-from worker.policy import parse_policy
+from worker.retention.policy import parse_policy
 from worker.settings import AkSkCredentials, PasswordCredentials, load_credentials, load_settings, read_config_file
 
 needs_kubectl = pytest.mark.skipif(kubectl() is None, reason="kubectl (which ships kustomize) is not installed")

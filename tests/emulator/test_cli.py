@@ -12,19 +12,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from worker.emulator import FaultRule, ScenarioError, add_arguments
+from worker.emulator import FaultRule, Scenario, ScenarioError, add_arguments
 from worker.emulator.cbr import CbrFaultRule, CbrScenario
-from worker.emulator.cli import (
-    CBR_VAULTS,
-    DEMO_KEY,
-    DEMO_TOKEN,
-    DEMO_USER,
-    banner,
-    build_cbr_scenario,
-    build_scenario,
-    cbr_banner,
-    records_to_seed,
-)
+from worker.emulator.cbr.face import VAULTS as CBR_VAULTS
+from worker.emulator.cli import DEMO_KEY, DEMO_TOKEN, DEMO_USER, banner, build_scenario, records_to_seed
+from worker.emulator.registry import DEFAULT, FACES
 
 CBR_EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "scenario.cbr.example.yaml"
 
@@ -87,10 +79,12 @@ def test_bad_options_are_scenario_errors(argv):
 def test_banner_names_url_and_each_way_to_sign_in():
     """The start message gives the base URL and the token, IAM user and AK/SK to use."""
     s = build_scenario(parse("--project", "P"))
-    text = banner(s, "http://127.0.0.1:9999", [("c", ["i1", "i2"])])
+    emulator, holds = FACES["csbs"].start(s, 0, 1)
+    backups = len(emulator.items())  # type: ignore[attr-defined]
+    text = banner(FACES["csbs"], s, "http://127.0.0.1:9999", holds)
     assert text.splitlines()[0] == "CSBS emulator listening on http://127.0.0.1:9999"
     for needle in ("CSBS_AUTH_TOKEN=emulator-token", "CSBS_USERNAME=csbs-demo", "HUAWEICLOUD_SDK_AK=",
-                   "CSBS_PROJECT_ID=P", "2 backups in 1 records"):
+                   "CSBS_PROJECT_ID=P", f"{backups} backups in 1 records"):
         assert needle in text
 
 
@@ -120,13 +114,17 @@ async def test_python_m_worker_emulator_serves_until_sigterm():
 
 
 def test_service_defaults_to_csbs():
-    """Without --service the CSBS emulator is served, as before."""
-    assert parse().service == "csbs"
+    """Without --service the CSBS emulator is served, as before; --service offers every registered face."""
+    assert parse().service == DEFAULT == "csbs"
+    assert isinstance(build_scenario(parse()), Scenario)
+    assert set(FACES) == {"csbs", "cbr"}
+    with pytest.raises(SystemExit):
+        parse("--service", "karbor")
 
 
 def test_service_cbr_builds_a_cbr_scenario_from_the_flags():
     """--service cbr: the flags that mean something for CBR set the CbrScenario; faults name CBR routes."""
-    s = build_cbr_scenario(parse(
+    s = build_scenario(parse(
         "--service", "cbr", "--project", "P", "--token", "T", "--delete-duration", "0.1", "0.2",
         "--tasks-per-user", "3", "--status-lag", "1.5", "--fail-rate", "0.1", "--token-ttl", "60",
         "--fault", "get_backup:500:rate=0.1", "--fault", "delete:429-retry-after:retry_after_s=2,times=3",
@@ -142,7 +140,7 @@ def test_service_cbr_builds_a_cbr_scenario_from_the_flags():
 
 def test_service_cbr_reads_the_cbr_example_scenario_and_flags_win():
     """The documented CBR scenario file loads; its credentials stay, flags beside it win."""
-    s = build_cbr_scenario(parse("--service", "cbr", "--scenario", str(CBR_EXAMPLE), "--tasks-per-user", "2",
+    s = build_scenario(parse("--service", "cbr", "--scenario", str(CBR_EXAMPLE), "--tasks-per-user", "2",
                                  "--fault", "list_vaults:503"))
     assert s.project_id == "0123456789abcdef0123456789abcdef"
     assert s.tokens == {"emulator-token": "token-user"} and s.users[0].name == "cbr-demo"
@@ -155,13 +153,14 @@ def test_service_cbr_reads_the_cbr_example_scenario_and_flags_win():
 def test_service_cbr_refuses_csbs_only_flags_and_routes(argv):
     """CSBS-only switches, CSBS fault routes and half credentials are ScenarioErrors for --service cbr."""
     with pytest.raises(ScenarioError):
-        build_cbr_scenario(parse("--service", "cbr", *argv))
+        build_scenario(parse("--service", "cbr", *argv))
 
 
 def test_cbr_banner_says_service_cbr():
     """The CBR start message names the vaults and the endpoint line carries CSBS_SERVICE=cbr."""
-    s = build_cbr_scenario(parse("--service", "cbr", "--project", "P"))
-    text = cbr_banner(s, "http://127.0.0.1:9999", backups=3)
+    s = build_scenario(parse("--service", "cbr", "--project", "P"))
+    _, holds = FACES["cbr"].start(s, 0, 3)
+    text = banner(FACES["cbr"], s, "http://127.0.0.1:9999", holds)
     assert text.splitlines()[0] == "CBR emulator listening on http://127.0.0.1:9999"
     for needle in ("CSBS_SERVICE=cbr CSBS_ENDPOINT=http://127.0.0.1:9999 CSBS_PROJECT_ID=P", "3 backups",
                    "CSBS_AUTH_TOKEN=emulator-token", "CSBS_IAM_ENDPOINT=http://127.0.0.1:9999",

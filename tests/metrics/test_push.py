@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.metrics.gateway import FakePushgateway, fake_pushgateway
+from worker.engine.outcomes import Outcome
 from worker.metrics import RunMetrics, push_run_metrics
-from worker.outcomes import Outcome
 
 PROJECT = "0123456789abcdef0123456789abcdef"
 FINISHED_AT = 1_767_225_600.0  # 2026-01-01T00:00:00Z

@@ -23,7 +23,7 @@ def read_stdin(content: str, **options: Any) -> Plan:
 
 def pairs(plan: Plan) -> list[tuple[str, str | None]]:
     """The (checkpoint, item) of every task, in order."""
-    return [(task.checkpoint_id, task.item_id) for task in plan]
+    return [(task.container_id, task.backup_id) for task in plan]
 
 
 def places(plan: Plan) -> list[tuple[str, int | None]]:

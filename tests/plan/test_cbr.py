@@ -1,4 +1,4 @@
-"""CBR plans (``service="cbr"``): backups by id, the vault as a check, and plans of the other service refused."""
+"""CBR plans: backups by id, the vault as a check, and plans of the other service refused."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from worker.errors import PlanError
 from worker.plan import MAX_DUPLICATE_WARNINGS, Plan, Task, read_plan
+from worker.services.registry import entries
 
 from .samples import C1, C2, C3, I1, I2, PROJECT, read_stdin
 
@@ -22,12 +23,12 @@ NIL = "00000000-0000-0000-0000-000000000000"
 
 def cbr(content: str, **options: object) -> Plan:
     """A CBR plan read from standard input."""
-    return read_stdin(content, service="cbr", **options)
+    return read_stdin(content, service=entries("cbr"), **options)
 
 
 def backups(plan: Plan) -> list[tuple[str | None, str]]:
     """The (backup, vault or "") of every task, in order."""
-    return [(task.item_id, task.checkpoint_id) for task in plan]
+    return [(task.backup_id, task.container_id) for task in plan]
 
 
 def refused(content: str, **options: object) -> PlanError:
@@ -83,8 +84,8 @@ def test_sources_are_read_in_order_with_their_lines(tmp_path: Path) -> None:
     text, jsonl = tmp_path / "a.txt", tmp_path / "b.jsonl"
     text.write_text(f"{B1}\n{B2}\n")
     jsonl.write_text(f'{{"backup_id": "{B3}", "vault_id": "{V2}"}}\n')
-    plan = read_plan([str(text), str(jsonl)], service="cbr")
-    assert [(task.item_id, task.source, task.line) for task in plan] == [
+    plan = read_plan([str(text), str(jsonl)], service=entries("cbr"))
+    assert [(task.backup_id, task.source, task.line) for task in plan] == [
         (B1, str(text), 1),
         (B2, str(text), 2),
         (B3, str(jsonl), 1),
@@ -102,7 +103,7 @@ def test_compact_storage_round_trips_no_vault_and_every_vault() -> None:
     assert list(plan) == expected
     assert [plan[0], plan[1], plan[-1]] == expected
     assert plan[1:] == expected[1:]
-    assert all(task.item_id is not None for task in plan)
+    assert all(task.backup_id is not None for task in plan)
     assert "3 CBR backups" in repr(plan)
 
 
@@ -115,7 +116,7 @@ def test_csbs_plans_say_csbs() -> None:
 
 def test_an_unknown_service_argument_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="unknown service 'vbs'"):
-        read_stdin(f"{C1}\n", service="vbs")
+        read_stdin(f"{C1}\n", service=entries("vbs"))
 
 
 # -- duplicates
@@ -143,7 +144,7 @@ def test_a_repeat_that_names_the_vault_adds_the_check() -> None:
 def test_one_backup_in_two_vaults_is_an_error_naming_both_lines() -> None:
     error = refused(
         f"- backup_id: {B1}\n  vault_id: {V1}\n- backup_id: {B2}\n- backup_id: {B1}\n  vault_id: {V2}\n",
-        service="cbr",
+        service=entries("cbr"),
     )
     assert (error.source, error.line) == ("<stdin>", 4)
     assert f"listed at <stdin>:1 with vault_id {V1} and at <stdin>:4 with vault_id {V2}" in error.reason
@@ -156,7 +157,7 @@ def test_duplicates_across_sources_and_the_warning_cap(tmp_path: Path) -> None:
     first.write_text("".join(f"{backup}\n" for backup in ids))
     second.write_text("".join(f"{backup}\n" for backup in ids))
     warnings: list[str] = []
-    plan = read_plan([str(first), str(second)], service="cbr", on_warning=warnings.append)
+    plan = read_plan([str(first), str(second)], service=entries("cbr"), on_warning=warnings.append)
     assert len(plan) == len(ids)
     assert len(warnings) == MAX_DUPLICATE_WARNINGS + 1
     assert f"{first}:1 and again at {second}:1" in warnings[0]
@@ -179,7 +180,7 @@ def test_duplicates_across_sources_and_the_warning_cap(tmp_path: Path) -> None:
 )
 def test_a_plan_for_the_other_service_is_refused(content: str, service: str, line: int, run_with: str) -> None:
     """`service:` names the plan's service; run against the other, it is refused at that line (exit 2)."""
-    error = refused(content, service=service)
+    error = refused(content, service=entries(service))
     assert (error.source, error.line) == ("<stdin>", line)
     assert "this plan is made for" in error.reason and f"run it with {run_with}" in error.reason
     assert error.exit_code == 2
@@ -196,7 +197,7 @@ def test_a_plan_for_the_run_service_is_accepted() -> None:
 )
 def test_an_unknown_service_value_is_refused(value: str, found: str) -> None:
     for service in ("csbs", "cbr"):
-        error = refused(f"deletions: []\nservice: {value}\n", service=service)
+        error = refused(f"deletions: []\nservice: {value}\n", service=entries(service))
         assert error.line == 2
         assert error.reason == f"service must be one of csbs, cbr, found {found}"
 
@@ -225,7 +226,7 @@ CBR_ENTRY = "run it with --service cbr"
     ],
 )
 def test_an_entry_of_the_other_service_is_refused(content: str, service: str, line: int, words: str) -> None:
-    error = refused(content, service=service)
+    error = refused(content, service=entries(service))
     assert (error.source, error.line) == ("<stdin>", line)
     assert words in error.reason
 
@@ -280,7 +281,7 @@ BAD_CBR_PLANS = {
 
 @pytest.mark.parametrize(("content", "line", "reason"), BAD_CBR_PLANS.values(), ids=BAD_CBR_PLANS.keys())
 def test_a_bad_cbr_plan_is_refused_at_its_line(content: str, line: int, reason: str) -> None:
-    error = refused(content, service="cbr", project_id=PROJECT)
+    error = refused(content, service=entries("cbr"), project_id=PROJECT)
     assert (error.source, error.line) == ("<stdin>", line)
     assert reason in error.reason
 
@@ -292,7 +293,7 @@ def test_an_invalid_cbr_plan_gives_no_task_and_no_warning(tmp_path: Path) -> Non
     bad.write_text(f"{B2}\n{B3} {B1}\n")
     warnings: list[str] = []
     with pytest.raises(PlanError) as caught:
-        read_plan([str(good), str(bad)], service="cbr", on_warning=warnings.append)
+        read_plan([str(good), str(bad)], service=entries("cbr"), on_warning=warnings.append)
     assert (caught.value.source, caught.value.line, warnings) == (str(bad), 2, [])
 
 
@@ -301,8 +302,8 @@ def test_every_line_end_ends_a_line(tmp_path: Path, line_end: str) -> None:
     """A CR-only file of backup ids is one backup a line, never one line of several ids."""
     path = tmp_path / "plan.txt"
     path.write_bytes(f"{B1}\n{B2}\n{B3}\n".replace("\n", line_end).encode())
-    plan = read_plan([str(path)], service="cbr")
-    assert [(task.item_id, task.line) for task in plan] == [(B1, 1), (B2, 2), (B3, 3)]
+    plan = read_plan([str(path)], service=entries("cbr"))
+    assert [(task.backup_id, task.line) for task in plan] == [(B1, 1), (B2, 2), (B3, 3)]
 
 
 @pytest.mark.parametrize(
@@ -316,7 +317,7 @@ def test_every_line_end_ends_a_line(tmp_path: Path, line_end: str) -> None:
     ids=["text", "yaml", "jsonl", "jsonl-vault"],
 )
 def test_urn_uuid_form_is_named(content: str) -> None:
-    error = refused(content, service="cbr")
+    error = refused(content, service=entries("cbr"))
     assert error.line == 1
     assert "ids are bare UUIDs; drop the urn:uuid: prefix" in error.reason
 
@@ -334,7 +335,7 @@ def test_urn_uuid_form_is_named(content: str) -> None:
 def test_hostile_input_is_refused_at_its_line(content: str, reason: str) -> None:
     error = refused(
         f'{{"backup_id": "{B2}"}}\n' + content if content.startswith("{") else f"- backup_id: {B2}\n" + content,
-        service="cbr",
+        service=entries("cbr"),
     )
     assert error.line == 2
     assert reason in error.reason
@@ -343,7 +344,7 @@ def test_hostile_input_is_refused_at_its_line(content: str, reason: str) -> None
 def test_a_huge_value_is_cut_in_the_message() -> None:
     """A 5 MB service or backup id comes back as its start and its length, not whole."""
     for content in (f"service: {'c' * 5_000_000}\ndeletions: []\n", f"{'b' * 5_000_000}\n"):
-        error = refused(content, service="cbr")
+        error = refused(content, service=entries("cbr"))
         assert "(5000000 characters)" in str(error) and len(str(error)) < 300
 
 
@@ -352,7 +353,7 @@ def test_large_text_plan_is_read(tmp_path: Path) -> None:
     count = 200_000
     path = tmp_path / "large.txt"
     path.write_text("".join(f"{n:08x}-1111-4000-9000-{n:012x}\n" for n in range(count)))
-    plan = read_plan([str(path)], service="cbr")
+    plan = read_plan([str(path)], service=entries("cbr"))
     assert len(plan) == count and plan.counts() == (0, count)
     assert plan[-1] == Task("", f"{count - 1:08x}-1111-4000-9000-{count - 1:012x}", str(path), count)
 

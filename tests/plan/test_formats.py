@@ -238,7 +238,7 @@ def test_plan_is_a_sequence_of_tasks() -> None:
     assert len(plan) == 4
     assert plan[0] == Task(C1, None, "<stdin>", 1)
     assert plan[-1] == Task(C3, I3, "<stdin>", 3)
-    assert [task.item_id for task in plan[1:3]] == [I1, I2]
+    assert [task.backup_id for task in plan[1:3]] == [I1, I2]
     assert list(plan) == [plan[i] for i in range(4)]
     with pytest.raises(IndexError):
         plan[4]

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from worker.errors import PlanError
 from worker.plan import FORMATS, Plan, read_plan
+from worker.services.registry import entries
 
 from .samples import C1, I1, PROJECT
 
@@ -38,7 +39,7 @@ def test_any_bytes_give_a_plan_or_a_plan_error(fmt: str, service: str, data: byt
     stdin = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
     with mock.patch.object(sys, "stdin", stdin):
         try:
-            plan = read_plan(["-"], fmt=fmt, project_id=PROJECT, service=service)
+            plan = read_plan(["-"], fmt=fmt, project_id=PROJECT, service=entries(service))
         except PlanError as error:
             assert error.source == "<stdin>"
             assert len(str(error)) < 400  # echoed input is cut short
@@ -47,4 +48,4 @@ def test_any_bytes_give_a_plan_or_a_plan_error(fmt: str, service: str, data: byt
     assert plan.service == service
     assert all(task.line is not None and task.line >= 1 for task in plan)
     if service == "cbr":
-        assert all(task.item_id is not None for task in plan)
+        assert all(task.backup_id is not None for task in plan)

@@ -6,8 +6,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from worker.policy import Duration, KeepRules, Policy, Selection, Tag
-from worker.retention import Decision
+from worker.retention.policy import Duration, KeepRules, Policy, Selection, Tag
+from worker.retention.rules import Decision
 
 
 def backup(

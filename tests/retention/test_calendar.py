@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.retention.builders import backup, deleted, kept, policy
-from worker.retention import decide
+from worker.retention.rules import decide
 
 
 class TestDaylightSaving:

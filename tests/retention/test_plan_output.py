@@ -12,7 +12,7 @@ import yaml
 from tests.retention.builders import backup, policy
 from worker.errors import PolicyError
 from worker.plan import read_plan
-from worker.retention import check_max_deletions, decide, explain_records, plan_document, render_plan_yaml
+from worker.retention.rules import check_max_deletions, decide, explain_records, plan_document, render_plan_yaml
 
 # Two servers backed up together: each record holds one backup per server.
 ITEMS = [
@@ -91,7 +91,7 @@ def test_the_yaml_plan_is_what_csbs_worker_delete_reads():
     items = [backup(ids[n], f"2026-05-0{n + 1}T08:00:00", checkpoint_id=records[n % 2]) for n in range(6)]
     text = render_plan_yaml(decide(items, policy(last=2)), PROJECT)
     tasks = list(read_plan(["-"], stdin=io.StringIO(text), project_id=PROJECT))
-    assert [(t.checkpoint_id, t.item_id) for t in tasks] == [
+    assert [(t.container_id, t.backup_id) for t in tasks] == [
         (records[0], ids[0]),
         (records[0], ids[2]),
         (records[1], ids[1]),

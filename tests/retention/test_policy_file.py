@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from worker.errors import PolicyError, UsageError
-from worker.policy import Duration, KeepRules, Policy, Selection, Tag, load_policy, parse_policy
+from worker.retention.policy import Duration, KeepRules, Policy, Selection, Tag, load_policy, parse_policy
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "policy.example.yaml"
 

@@ -11,8 +11,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from worker.policy import Duration, KeepRules, Policy, Selection, Tag, parse_policy
-from worker.retention import decide, plan_document
+from worker.retention.policy import Duration, KeepRules, Policy, Selection, Tag, parse_policy
+from worker.retention.rules import decide, plan_document
 
 ZONES = ["UTC", "Europe/Berlin", "America/Santiago", "Australia/Lord_Howe", "Asia/Kathmandu", "Pacific/Apia"]
 STATUSES = ["available", "error", "protecting", "deleting", "waiting_delete", "restoring", "deleted"]

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from tests.retention.builders import backup, deleted, kept, policy
-from worker.policy import Selection
-from worker.retention import decide
+from worker.retention.policy import Selection
+from worker.retention.rules import decide
 
 # One server's history: Dec 31 2025 lies in ISO week 2026-W01.
 HISTORY = [

@@ -1,7 +1,7 @@
-"""A scripted fake of the CSBS cloud, in virtual time, for the ``TaskClient`` calls of ``worker.tracking``.
+"""A scripted fake of the CSBS cloud, in virtual time, for the ``TaskClient`` calls of ``worker.engine.tracking``.
 
 It fakes the CLOUD, not our client: each backup has a timeline of states over virtual time, and every call
-is answered from the state at the instant it arrives, as ``worker.csbs.answers.Answer`` values whose kind
+is answered from the state at the instant it arrives, as ``worker.engine.answer.Answer`` values whose kind
 comes from the real HTTP table (``classify``) and whose ``server_time`` is the ``Date`` header a server
 would send (whole seconds of the virtual wall clock). Every call is recorded with its virtual time.
 
@@ -34,7 +34,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tests.virtual_time import VirtualClock
-from worker.csbs.answers import Answer, AnswerKind, classify
+from worker.engine.answer import Answer, AnswerKind
+from worker.services.csbs.answers import classify
 
 FOREVER = math.inf
 

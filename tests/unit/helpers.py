@@ -5,19 +5,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 from structlog.typing import EventDict, WrappedLogger
 
 from tests.unit.fake_cloud import FakeCloud
 from tests.virtual_time import WALL_EPOCH, VirtualClock, run_virtual
-from worker.outcomes import TaskResult
-from worker.pacing import PollTiming
-from worker.report import Results
-from worker.retry import RetryPolicy
-from worker.scheduler import Scheduler
-from worker.tracking import Ending, TaskRunner, TaskSpec, TaskTrace, TrackingPolicy
+from worker.engine.adoption import InProgress
+from worker.engine.outcomes import TaskResult
+from worker.engine.pacing import PollTiming
+from worker.engine.report import Results
+from worker.engine.retry import RetryPolicy
+from worker.engine.scheduler import Scheduler
+from worker.engine.tracking import Ending, TaskRunner, TaskSpec, TaskTrace, TrackingPolicy
+from worker.plan import Task
+from worker.services.csbs.client import CsbsClient
+from worker.services.csbs.rules import CsbsRules
+from worker.services.csbs.service import SERVICE, CsbsSession
+from worker.settings import Settings
 
 CLOCK = VirtualClock()
 
@@ -31,8 +38,8 @@ POLICY = TrackingPolicy(task_timeout_s=600.0, lag_window_s=60.0, timing=TIMING,
 class Spec:
     """A plan entry (what ``worker.plan.Task`` gives the runner and the report)."""
 
-    checkpoint_id: str
-    item_id: str | None
+    container_id: str
+    backup_id: str | None
 
 
 def item(name: str) -> Spec:
@@ -73,8 +80,8 @@ class Followed:
 def follow(cloud: FakeCloud, spec: Spec, *, policy: TrackingPolicy = POLICY, adopted: bool = False) -> Followed:
     """Run one task against ``cloud`` from instant 0 to its end."""
     async def main() -> Followed:
-        trace = TaskTrace(spec.checkpoint_id, spec.item_id, started_at=CLOCK.now())
-        ending = await TaskRunner(cloud, policy, CLOCK).run(spec, trace, adopted=adopted)
+        trace = TaskTrace(spec.container_id, spec.backup_id, started_at=CLOCK.now())
+        ending = await csbs_runner(cloud, policy).run(spec, trace, adopted=adopted)
         return Followed(ending, trace, CLOCK.now())
     return run_virtual(main())
 
@@ -115,8 +122,9 @@ def schedule(cloud: FakeCloud, plan: Sequence[Spec], *, concurrency: int = 5, po
     each stop request; ``before_run``: called with the scheduler just before its run."""
     async def main() -> Ran:
         results = RecordingResults(plan)
-        scheduler = Scheduler(TaskRunner(cloud, policy, CLOCK), results, concurrency=concurrency,
-                              grace_s=grace_s, clock=CLOCK, hold_s=hold_s, hold_poll_s=hold_poll_s)
+        scheduler = Scheduler(csbs_runner(cloud, policy), results, concurrency=concurrency,
+                              grace_s=grace_s, clock=CLOCK, hold_s=hold_s, hold_poll_s=hold_poll_s,
+                              log_ids=SERVICE.log_ids)
         loop = asyncio.get_running_loop()
         for instant, reason in stops:
             loop.call_at(instant, scheduler.request_stop, reason)
@@ -125,3 +133,14 @@ def schedule(cloud: FakeCloud, plan: Sequence[Spec], *, concurrency: int = 5, po
         await scheduler.run(plan, adopted=adopted, foreign=foreign)
         return Ran(scheduler, results, CLOCK.now())
     return run_virtual(main())
+
+
+def csbs_runner(cloud: FakeCloud, policy: TrackingPolicy = POLICY) -> TaskRunner:
+    """The engine's task loop with CSBS's rules, over the fake cloud (it answers as ``CsbsClient`` does)."""
+    return TaskRunner(CsbsRules(cast(CsbsClient, cloud)), policy, CLOCK)
+
+
+def find_in_progress(cloud: FakeCloud, plan: Sequence[TaskSpec], deadline: float) -> Coroutine[Any, Any, InProgress]:
+    """The CSBS session's listing of the deletions in progress, over the fake cloud."""
+    session = CsbsSession(cast(CsbsClient, cloud), cast(Settings, None))
+    return session.in_progress(cast(Sequence[Task], plan), deadline)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from structlog.typing import EventDict
 
 from tests.unit.fake_cloud import FakeCloud, available, queued, running, unavailable
-from tests.unit.helpers import CLOCK, Spec, events, item
+from tests.unit.helpers import CLOCK, Spec, events, find_in_progress, item
 from tests.virtual_time import run_virtual
-from worker.adoption import ForeignDeletion, InProgress, find_in_progress
+from worker.engine.adoption import ForeignDeletion, InProgress
 
 
 def test_the_plans_backups_are_adopted_and_the_others_are_foreign(logs: list[EventDict]) -> None:

@@ -9,9 +9,9 @@ import pytest
 
 from tests.unit.fake_cloud import FakeCloud, gone, queued, running
 from tests.unit.helpers import CLOCK, POLICY, follow, item
-from worker.observe import Seen, Sighting
-from worker.outcomes import Outcome, TaskEnd
-from worker.pacing import Pacer, PollTiming
+from worker.engine.outcomes import Outcome, TaskEnd
+from worker.engine.pacing import Pacer, PollTiming
+from worker.engine.sighting import Seen, Sighting
 
 DEFAULT = dataclasses.replace(POLICY, timing=PollTiming())
 

@@ -13,13 +13,24 @@ import pytest
 from structlog.typing import EventDict
 
 from tests.unit.fake_cloud import FakeCloud, forbidden, gone, running
-from tests.unit.helpers import CLOCK, POLICY, Ran, RecordingResults, Spec, events, item, schedule, wall
+from tests.unit.helpers import (
+    CLOCK,
+    POLICY,
+    Ran,
+    RecordingResults,
+    Spec,
+    csbs_runner,
+    events,
+    find_in_progress,
+    item,
+    schedule,
+    wall,
+)
 from tests.virtual_time import run_virtual
-from worker.adoption import ForeignDeletion, find_in_progress
-from worker.outcomes import Outcome, TaskResult
-from worker.scheduler import RunProgress, Scheduler
+from worker.engine.adoption import ForeignDeletion
+from worker.engine.outcomes import Outcome, TaskResult
+from worker.engine.scheduler import RunProgress, Scheduler
 from worker.stopping import StopRequests
-from worker.tracking import TaskRunner
 
 SHORT = dataclasses.replace(POLICY, task_timeout_s=100.0)
 
@@ -83,7 +94,7 @@ def test_a_timed_out_task_holds_its_slot_then_loses_it(logs: list[EventDict]) ->
     ran = schedule(cloud, plan, concurrency=2, policy=SHORT, hold_s=300.0, hold_poll_s=60.0)
 
     assert ran.outcomes() == ["timed_out", "deleted", "deleted"]
-    assert ran.result(0).error_message == "not seen to end within 100 s"
+    assert ran.result(0).error_message == "not seen to end within 100 s (last seen 'deleting' at 0%)"
     assert ran.result(0).ended_at == wall(100.0)
     assert cloud.read_times("b0")[-6:] == [100.0, 160.0, 220.0, 280.0, 340.0, 400.0]
     assert cloud.max_outstanding() == 2
@@ -275,7 +286,7 @@ def test_progress_counts_rate_and_eta() -> None:
         before = progress.rate_per_s(), progress.eta_s()
         await CLOCK.sleep(100.0)
         progress.ended[Outcome.DELETED] += 4
-        scheduler = Scheduler(TaskRunner(FakeCloud(CLOCK), POLICY, CLOCK), RecordingResults([]),
+        scheduler = Scheduler(csbs_runner(FakeCloud(CLOCK)), RecordingResults([]),
                               concurrency=5, grace_s=30.0, clock=CLOCK)
         return *before, progress.rate_per_s(), progress.eta_s(), repr(scheduler)
 

@@ -26,10 +26,9 @@ from tests.unit.fake_cloud import (
     throttled,
     unavailable,
 )
-from tests.unit.helpers import CLOCK, POLICY, Spec, events, follow, item, names, wall
+from tests.unit.helpers import CLOCK, Spec, csbs_runner, events, follow, item, names, wall
 from tests.virtual_time import run_virtual
-from worker.outcomes import Outcome, RunAbort, TaskEnd
-from worker.tracking import TaskRunner
+from worker.engine.outcomes import Outcome, RunAbort, TaskEnd
 
 EVERY_10_S = [5.0 + 10.0 * n for n in range(7)]  # 5, 15, ..., 65: the looks while nothing moves
 
@@ -163,7 +162,7 @@ def test_a_lost_delete_is_resent_once_after_the_lag_window(logs: list[EventDict]
     assert done.trace.attempts == 2
     resent = events(logs, "task_resent")
     assert [(entry["t"], entry["reason"]) for entry in resent] == [
-        (65.0, "backup still untouched after its DELETE")]
+        (65.0, "backup still available after its DELETE")]
     assert [entry["attempt"] for entry in events(logs, "task_submitted")] == [1, 2]
 
 
@@ -215,7 +214,8 @@ def test_a_task_not_seen_to_end_times_out_at_the_task_timeout() -> None:
     cloud = FakeCloud(CLOCK)
     cloud.add("b1", deletions=[[running()]])
     done = follow(cloud, item("b1"))
-    assert done.ending == TaskEnd(Outcome.TIMED_OUT, "task_timeout", "not seen to end within 600 s")
+    assert done.ending == TaskEnd(Outcome.TIMED_OUT, "task_timeout",
+                                  "not seen to end within 600 s (last seen 'deleting' at 0%)")
     assert done.ended_at == 600.0
 
 
@@ -319,7 +319,7 @@ def test_has_ended_is_bounded_by_the_look_budget() -> None:
     cloud.add("b1", read_forever=unavailable(retry_after=30.0))
 
     async def main() -> tuple[bool, float]:
-        return await TaskRunner(cloud, POLICY, CLOCK).has_ended(item("b1")), CLOCK.now()
+        return await csbs_runner(cloud).has_ended(item("b1")), CLOCK.now()
 
     assert run_virtual(main()) == (False, 120.0)
     assert cloud.read_times("b1") == [0.0, 30.0, 60.0, 90.0, 120.0]
@@ -334,11 +334,11 @@ def test_has_ended_reads_one_look(phases: list, ended: bool) -> None:  # type: i
     cloud.add("b1", before=phases)
 
     async def main() -> bool:
-        return await TaskRunner(cloud, POLICY, CLOCK).has_ended(item("b1"))
+        return await csbs_runner(cloud).has_ended(item("b1"))
 
     assert run_virtual(main()) is ended
     assert len(cloud.calls) == 1
 
 
 def test_runner_repr_names_its_policy() -> None:
-    assert repr(TaskRunner(FakeCloud(CLOCK), POLICY, CLOCK)) == "<TaskRunner timeout=600s lag=60s>"
+    assert repr(csbs_runner(FakeCloud(CLOCK))) == "<TaskRunner CsbsRules timeout=600s lag=60s>"

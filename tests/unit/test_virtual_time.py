@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.virtual_time import WALL_EPOCH, VirtualClock, VirtualDeadlock, VirtualTimeLoop, run_virtual
-from worker.clock import LoopClock
+from worker.engine.clock import LoopClock
 
 
 def test_an_hour_of_sleeps_passes_at_once_and_exactly() -> None:

@@ -19,20 +19,21 @@ IDs are UUIDs in the canonical 8-4-4-4-12 form, in any case; they are normalised
 
 from worker.plan.builder import MAX_DUPLICATE_WARNINGS
 from worker.plan.formats import FORMATS, Format, detect_format
-from worker.plan.messages import CBR_ENTRY_KEYS, ENTRY_KEYS, PLAN_KEYS
-from worker.plan.model import SERVICES, STDIN_SOURCE, Plan, Task
+from worker.plan.messages import PLAN_KEYS
+from worker.plan.model import STDIN_SOURCE, Plan, Task
 from worker.plan.reader import read_plan, reads_stdin
+from worker.plan.schema import RECORD_ENTRIES, EntrySchema, Shape
 
 __all__ = [
-    "CBR_ENTRY_KEYS",
-    "ENTRY_KEYS",
     "FORMATS",
     "MAX_DUPLICATE_WARNINGS",
     "PLAN_KEYS",
-    "SERVICES",
+    "RECORD_ENTRIES",
     "STDIN_SOURCE",
+    "EntrySchema",
     "Format",
     "Plan",
+    "Shape",
     "Task",
     "detect_format",
     "read_plan",

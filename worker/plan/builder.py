@@ -23,6 +23,7 @@ from typing import Final
 
 from worker.errors import PlanError
 from worker.plan.model import ID_BYTES, ITEM, NO_ITEM, NO_VAULT, RECORD, WHOLE, Plan, format_uuid
+from worker.plan.schema import RECORD_ENTRIES, EntrySchema
 from worker.yamlsource import quote
 
 MAX_DUPLICATE_WARNINGS: Final = 20  # itemised duplicate warnings; the rest are only counted
@@ -31,8 +32,9 @@ MAX_DUPLICATE_WARNINGS: Final = 20  # itemised duplicate warnings; the rest are 
 class PlanBuilder:
     """Collects the tasks of every source compactly; the format readers feed it."""
 
-    def __init__(self, project_id: str | None, service: str = "csbs") -> None:
-        self.service = service  # "csbs" or "cbr": the run's service, which every source must be for
+    def __init__(self, project_id: str | None, schema: EntrySchema = RECORD_ENTRIES) -> None:
+        self.schema = schema  # the run's service's entries, which every source must be for
+        self.service = schema.service
         self.sources: list[str] = []
         self.starts: list[int] = []
         self.keys = bytearray()  # one RECORD per task: checkpoint id + item id (zeros: whole record)
@@ -79,6 +81,7 @@ class PlanBuilder:
             lines=self.lines,
             project_id=declared,
             service=self.service,
+            shape=self.schema.shape,
         )
 
     def declare_service(self, declared: str, line: int) -> None:

@@ -17,8 +17,9 @@ from typing import Final
 
 from worker.plan.builder import PlanBuilder
 from worker.plan.ids import bad_id_reason, id_bytes
-from worker.plan.messages import entry_keys, items_problem, key_problem
+from worker.plan.messages import items_problem, key_problem
 from worker.plan.model import format_uuid
+from worker.plan.schema import Shape
 from worker.yamlsource import quote
 
 _MAX_NUMBER_DIGITS: Final = 100  # no entry holds a number; a longer one is refused before int() sees it
@@ -68,11 +69,11 @@ def read_entry(builder: PlanBuilder, entry: object, line: int) -> None:
                 f'{key} is not read from a JSON Lines entry: it belongs to a whole plan ({{"{key}": ..., '
                 '"deletions": [...]} or YAML)',
             )
-    allowed = entry_keys(builder.service)
+    allowed = builder.schema.keys
     for key in entry:
         if key not in allowed:
-            raise builder.error(line, key_problem(key, builder.service, "entry"))
-    if builder.service == "cbr":
+            raise builder.error(line, key_problem(key, builder.schema, "entry"))
+    if builder.schema.shape is Shape.BACKUPS:
         _cbr_entry(builder, entry, line)
         return
     if "checkpoint_id" not in entry:

@@ -16,6 +16,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final, overload
 
+from worker.plan.schema import RECORD_ENTRIES, Shape
+
 STDIN_SOURCE: Final = "<stdin>"  # the source name of a plan read from standard input
 ID_BYTES: Final = 16
 RECORD: Final = 2 * ID_BYTES  # checkpoint id + item id
@@ -23,19 +25,18 @@ NO_ITEM: Final = bytes(ID_BYTES)  # the item id of a whole-record task, and the 
 ITEM: Final = 0  # flag: one backup (a CSBS item of a record, or a CBR backup whose entry gives its vault_id)
 WHOLE: Final = 1  # flag: a whole CSBS record
 NO_VAULT: Final = 2  # flag: a CBR backup whose entry gives no vault_id
-SERVICES: Final = ("csbs", "cbr")
 
 
 @dataclass(frozen=True, slots=True)
 class Task:
     """One DELETE: for CSBS a whole backup record or one backup (item) of it; for CBR one backup.
 
-    In a CBR plan (``Plan.service == "cbr"``) ``item_id`` is the backup id (never None) and
-    ``checkpoint_id`` is the vault id the entry gives as a check, or ``""`` when it gives none.
+    ``container_id`` is what holds the backup: a CSBS record, or the CBR vault the entry gives as a check
+    (``""`` when it gives none); ``backup_id`` the backup: a CSBS item (None: the whole record), a CBR backup.
     """
 
-    checkpoint_id: str  # lower-case canonical UUID; CBR: the entry's vault_id, or "" when it gives none
-    item_id: str | None  # CSBS: None = the whole record; CBR: the backup id
+    container_id: str  # lower-case canonical UUID; CBR: the entry's vault_id, or "" when it gives none
+    backup_id: str | None  # CSBS: None = the whole record; CBR: the backup id
     source: str  # where it was listed: a path, or "<stdin>"
     line: int | None  # 1-based line in that source
 
@@ -43,7 +44,7 @@ class Task:
 class Plan(Sequence[Task]):
     """The tasks of a plan, deduplicated, in the order first listed; ``Task`` objects are made on access."""
 
-    __slots__ = ("_keys", "_lines", "_starts", "_whole", "project_id", "service", "sources")
+    __slots__ = ("_keys", "_lines", "_starts", "_whole", "project_id", "service", "shape", "sources")
 
     def __init__(
         self,
@@ -54,13 +55,13 @@ class Plan(Sequence[Task]):
         whole: bytearray | None = None,
         lines: array[int] | None = None,
         project_id: str | None = None,
-        service: str = "csbs",
+        service: str = RECORD_ENTRIES.service,
+        shape: Shape = Shape.RECORDS,
     ) -> None:
-        if service not in SERVICES:
-            raise ValueError(f"unknown service {service!r}; expected one of {', '.join(SERVICES)}")
         self.sources = sources  #: every source read, in order ("<stdin>" for standard input)
         self.project_id = project_id  #: the project the plan declares (YAML ``project_id``), if any
-        self.service = service  #: "csbs" or "cbr": the service the plan was read for (and how its tasks read)
+        self.service = service  #: the name of the service the plan was read for
+        self.shape = shape  #: what its entries name (``Shape``): how its tasks read
         self._starts = list(starts)  # index of the first task of each source
         self._keys = keys if keys is not None else bytearray()
         self._whole = whole if whole is not None else bytearray()
@@ -84,8 +85,8 @@ class Plan(Sequence[Task]):
         return (self._task(i) for i in range(len(self)))
 
     def __repr__(self) -> str:
-        if self.service == "cbr":
-            return f"<Plan {len(self)} CBR backups from {self.sources}>"
+        if self.shape is Shape.BACKUPS:
+            return f"<Plan {len(self)} {self.service.upper()} backups from {self.sources}>"
         whole, items = self.counts()
         return f"<Plan {len(self)} tasks ({whole} whole-record, {items} single-backup) from {self.sources}>"
 

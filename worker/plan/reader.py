@@ -16,7 +16,8 @@ from worker.plan.builder import PlanBuilder
 from worker.plan.formats import FORMATS, sniff
 from worker.plan.jsonl import read_jsonl
 from worker.plan.lines import Lines, byte_lines, text_lines
-from worker.plan.model import SERVICES, STDIN_SOURCE, Plan
+from worker.plan.model import STDIN_SOURCE, Plan
+from worker.plan.schema import RECORD_ENTRIES, EntrySchema, Shape
 from worker.plan.text import read_cbr_text, read_text
 from worker.plan.yaml_plan import read_yaml
 
@@ -33,7 +34,7 @@ def read_plan(
     project_id: str | None = None,
     stdin: TextIO | None = None,
     on_warning: Callable[[str], None] | None = None,
-    service: str = "csbs",
+    service: EntrySchema = RECORD_ENTRIES,
 ) -> Plan:
     """Read and check every source into one plan, or raise ``PlanError`` for the first fault.
 
@@ -45,17 +46,15 @@ def read_plan(
         stdin: what ``-`` reads; defaults to ``sys.stdin`` (read as bytes, to name the line of bad UTF-8).
         on_warning: told about each merged duplicate (capped, then a summary); nothing is told when the
             plan is invalid.
-        service: ``"csbs"`` (entries name records and their items) or ``"cbr"`` (entries name backups,
-            ``backup_id`` and optional ``vault_id``; see ``Task`` for how a CBR task reads). A plan that
-            declares the other service (``service:``), or an entry with the other service's keys, is
-            refused with the ``--service`` to use. ``Plan.service`` tells which the plan was read for.
+        service: how the run's service's entries read (its ``EntrySchema``: records and their items for
+            CSBS, backups with an optional vault for CBR; see ``Task`` for how a task of each shape reads).
+            A plan that declares another service (``service:``), or an entry with another service's keys,
+            is refused with the ``--service`` to use. ``Plan.service`` tells which the plan was read for.
     """
     if isinstance(sources, str):
         raise TypeError("sources must be a sequence of paths, not one string")
     if fmt not in FORMATS:
         raise ValueError(f"unknown plan format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    if service not in SERVICES:
-        raise ValueError(f"unknown service {service!r}; expected one of {', '.join(SERVICES)}")
     names = list(sources) or ["-"]
     if names.count("-") > 1:
         raise PlanError(STDIN_SOURCE, None, "'-' (standard input) is given more than once")
@@ -113,7 +112,7 @@ def _parse(builder: PlanBuilder, lines: Iterator[str], fmt: str) -> None:
         read_yaml(builder, "".join(lines))
     elif fmt == "jsonl":
         read_jsonl(builder, lines)
-    elif builder.service == "cbr":
+    elif builder.schema.shape is Shape.BACKUPS:
         read_cbr_text(builder, lines)
     else:
         read_text(builder, lines)

@@ -19,15 +19,14 @@ from worker.errors import PlanError
 from worker.plan.builder import PlanBuilder
 from worker.plan.ids import bad_id_reason, id_bytes
 from worker.plan.messages import (
-    CBR_ENTRY_KEYS,
-    ENTRY_KEYS,
     PLAN_KEYS,
-    entry_shape,
+    entry_key_of_any,
     items_problem,
     key_problem,
     service_problem,
 )
-from worker.plan.model import SERVICES, format_uuid
+from worker.plan.model import format_uuid
+from worker.plan.schema import Shape
 from worker.yamlsource import SHOWN_CHARS, YamlSourceError, compose, line_of, quote
 
 _TAG_WORDS: Final = {
@@ -47,7 +46,7 @@ def read_yaml(builder: PlanBuilder, text: str) -> None:
         raise PlanError(error.source, error.line, error.reason) from None
     if root is None or _is_null(root):
         return  # empty, only comments, or a bare `---`
-    entry = _cbr_entry if builder.service == "cbr" else _entry
+    entry = _cbr_entry if builder.schema.shape is Shape.BACKUPS else _entry
     for node in _entries(builder, root):
         entry(builder, node)
 
@@ -80,8 +79,8 @@ def _entries(builder: PlanBuilder, root: Node) -> list[Node]:
 def _entry(builder: PlanBuilder, node: Node) -> None:
     line = line_of(node)
     if not isinstance(node, MappingNode):
-        raise builder.error(line, f"an entry must be {entry_shape('csbs')}, found {describe_node(node)}")
-    fields = _mapping(builder, node, ENTRY_KEYS, "entry")
+        raise builder.error(line, f"an entry must be {builder.schema.shape_text()}, found {describe_node(node)}")
+    fields = _mapping(builder, node, builder.schema.keys, "entry")
     checkpoint_node = fields.get("checkpoint_id")
     if checkpoint_node is None:
         raise builder.error(line, "the entry has no checkpoint_id")
@@ -101,8 +100,8 @@ def _entry(builder: PlanBuilder, node: Node) -> None:
 def _cbr_entry(builder: PlanBuilder, node: Node) -> None:
     line = line_of(node)
     if not isinstance(node, MappingNode):
-        raise builder.error(line, f"an entry must be {entry_shape('cbr')}, found {describe_node(node)}")
-    fields = _mapping(builder, node, CBR_ENTRY_KEYS, "entry")
+        raise builder.error(line, f"an entry must be {builder.schema.shape_text()}, found {describe_node(node)}")
+    fields = _mapping(builder, node, builder.schema.keys, "entry")
     backup_node = fields.get("backup_id")
     if backup_node is None:
         raise builder.error(line, "the entry has no backup_id")
@@ -121,9 +120,9 @@ def _mapping(builder: PlanBuilder, node: MappingNode, allowed: tuple[str, ...], 
             raise builder.error(line, f"a key must be a name, found {describe_node(key_node)}")
         key = str(key_node.value)
         if key not in allowed:
-            entry_key = key in ENTRY_KEYS or key in CBR_ENTRY_KEYS
+            entry_key = entry_key_of_any(key, builder.schema)
             hint = " (entries go in a 'deletions' list)" if entry_key and what == "plan" else ""
-            raise builder.error(line, key_problem(key, builder.service, what) + hint)
+            raise builder.error(line, key_problem(key, builder.schema, what) + hint)
         fields[key] = value_node
     return fields
 
@@ -143,8 +142,8 @@ def _id(builder: PlanBuilder, node: Node, checkpoint: str | None = None, what: s
 
 def _service(builder: PlanBuilder, node: Node) -> None:
     value = str(node.value).strip().lower() if isinstance(node, ScalarNode) and not _is_null(node) else ""
-    if value not in SERVICES:
-        raise builder.error(line_of(node), service_problem(describe_node(node)))
+    if value not in builder.schema.names:
+        raise builder.error(line_of(node), service_problem(describe_node(node), builder.schema))
     builder.declare_service(value, line_of(node))
 
 

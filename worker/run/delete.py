@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import os
 import sys
 import threading
@@ -21,23 +20,23 @@ from typing import TextIO, TypeVar
 
 import structlog
 
-from worker.adoption import InProgress
-from worker.cloud import preflight_budget_s
+from worker.engine.adoption import InProgress
+from worker.engine.outcomes import ExitCode
+from worker.engine.pacing import PollTiming
+from worker.engine.report import Results
+from worker.engine.scheduler import Scheduler
+from worker.engine.tracking import TaskRunner, TrackingPolicy
 from worker.errors import CsbsWorkerError, UsageError
-from worker.outcomes import ExitCode
-from worker.pacing import PollTiming
 from worker.plan import Plan, Task, read_plan, reads_stdin
-from worker.policy import Policy, load_policy
 from worker.progress import report_progress
-from worker.report import Results
+from worker.retention.policy import Policy, load_policy
 from worker.run.finish import RunEnd, finish_delete
 from worker.run.lifecycle import Lifecycle
 from worker.run.request import DeleteRequest, EmbeddedCloud
-from worker.run.services import CloudSession, log_ids, open_session
-from worker.scheduler import Scheduler
+from worker.services import lookup, registry
+from worker.services.service import CloudSession
 from worker.settings import Secret, Settings, TokenCredentials, require_cloud
 from worker.stopping import StopRequests
-from worker.tracking import TrackingPolicy
 
 log = structlog.get_logger()
 
@@ -70,7 +69,7 @@ class DeleteRun(Lifecycle):
             if policy is None:  # the plan is read and checked whole before the cloud is asked anything
                 plan = plan if plan is not None else await self._read_plan(settings.project_id, settings.service)
                 self.results = Results(plan)
-            async with open_session(settings, self.redactor) as session:
+            async with lookup.service(settings.service).open(settings, self.redactor) as session:
                 try:
                     await self._run_against(session, settings, plan, policy)
                 finally:
@@ -78,7 +77,7 @@ class DeleteRun(Lifecycle):
 
     async def _run_against(self, session: CloudSession, settings: Settings, plan: Sequence[Task] | None,
                            policy: Policy | None) -> None:
-        await session.preflight(preflight_budget_s(settings))
+        await session.preflight(settings.preflight_budget_s)
         tasks: Sequence[Task] = plan if plan is not None else ()
         if policy is not None:
             tasks = (await session.plan_from_policy(policy, self.request.explain))[0]
@@ -121,7 +120,7 @@ class DeleteRun(Lifecycle):
         def read() -> Plan:
             try:
                 return read_plan(plans, fmt=self.request.plan_format, project_id=project_id,
-                                 on_warning=warnings.append, service=service, stdin=stdin)
+                                 on_warning=warnings.append, service=registry.entries(service), stdin=stdin)
             finally:
                 if stdin is not None:
                     stdin.close()
@@ -152,7 +151,7 @@ class DeleteRun(Lifecycle):
         """Print the tasks as a plain-text plan (to stderr when the report takes stdout); whole records are
         listed (read only, each within the preflight's budget) to show their backups."""
         out = sys.stderr if settings.report == "-" else sys.stdout
-        budget_s = preflight_budget_s(settings)
+        budget_s = settings.preflight_budget_s
         for task in tasks:
             out.write(await session.dry_run_line(task, self.clock.now() + budget_s) + "\n")
         out.flush()
@@ -161,10 +160,10 @@ class DeleteRun(Lifecycle):
         policy = TrackingPolicy(
             task_timeout_s=settings.task_timeout_s, lag_window_s=settings.lag_window_s,
             timing=PollTiming(settings.poll_first_s, settings.poll_min_s, settings.poll_max_s),
-            retry=session.retry, look_budget_s=preflight_budget_s(settings))
-        in_progress = await session.in_progress(tasks, self.clock.now() + preflight_budget_s(settings))
-        scheduler = Scheduler(session.runner(policy, self.clock), self.results, clock=self.clock,
-                              log_ids=functools.partial(log_ids, settings.service),
+            retry=session.retry, look_budget_s=settings.preflight_budget_s)
+        in_progress = await session.in_progress(tasks, self.clock.now() + settings.preflight_budget_s)
+        scheduler = Scheduler(TaskRunner(session.rules(), policy, self.clock), self.results, clock=self.clock,
+                              log_ids=lookup.service(settings.service).log_ids,
                               concurrency=settings.concurrency, grace_s=settings.grace_s,
                               hold_s=settings.task_timeout_s, hold_poll_s=settings.poll_max_s)
         self.scheduler = scheduler

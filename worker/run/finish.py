@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import structlog
 
 from worker.display import Display
+from worker.engine.outcomes import ExitCode, Outcome, iso
+from worker.engine.report import Results, exit_code, write_report
 from worker.errors import CsbsWorkerError
 from worker.metrics import RunMetrics, push_run_metrics
-from worker.outcomes import ExitCode, Outcome, iso
-from worker.report import CBR_KEYS, Results, exit_code, write_report
+from worker.services import lookup
 from worker.settings import Settings
 from worker.summary import RunView, problems_of, show_summary
 
@@ -46,9 +47,9 @@ async def finish_delete(*, settings: Settings, run_id: str, started_at: float, e
         header = {"run_id": run_id, "started_at": iso(started_at), "ended_at": iso(ended_at),
                   "service": settings.service, "project_id": settings.project_id, "dry_run": dry_run,
                   "exit_code": int(code), "calls": dict(calls)}
-        keys = CBR_KEYS if settings.service == "cbr" else None
         try:
-            await asyncio.to_thread(write_report, settings.report, header, results, redact, keys)
+            await asyncio.to_thread(write_report, settings.report, header, results, redact,
+                                    lookup.service(settings.service).id_keys)
         except OSError as failure:
             log.error("report_failed", report=settings.report, error=failure.strerror or str(failure))
             code = max(code, ExitCode.INCOMPLETE) if code is not ExitCode.USAGE else code

@@ -18,13 +18,13 @@ from typing import Any
 
 import structlog
 
-from worker.clock import Clock, LoopClock
 from worker.display import Display
+from worker.engine.clock import Clock, LoopClock
+from worker.engine.outcomes import ExitCode
+from worker.engine.scheduler import Scheduler
 from worker.errors import CsbsWorkerError, UsageError
 from worker.logs import configure_logging, wants_json
-from worker.outcomes import ExitCode
 from worker.redact import Redactor
-from worker.scheduler import Scheduler
 from worker.settings import LOG_FORMATS, SECRET_ENV, Settings, load_settings, settings_warnings
 from worker.stopping import StopRequests
 

@@ -6,13 +6,12 @@ import sys
 
 import structlog
 
-from worker.cloud import preflight_budget_s
+from worker.engine.outcomes import ExitCode
 from worker.errors import CsbsWorkerError
-from worker.outcomes import ExitCode
-from worker.policy import load_policy
+from worker.retention.policy import load_policy
 from worker.run.lifecycle import Lifecycle
 from worker.run.request import PlanRequest
-from worker.run.services import open_session
+from worker.services import lookup
 from worker.settings import Settings, require_cloud
 from worker.stopping import StopRequests
 
@@ -33,8 +32,8 @@ class PlanRun(Lifecycle):
         policy = load_policy(self.request.policy)
         settings = require_cloud(settings)
         assert settings.endpoint is not None
-        async with open_session(settings, self.redactor) as session:
-            await session.preflight(preflight_budget_s(settings))
+        async with lookup.service(settings.service).open(settings, self.redactor) as session:
+            await session.preflight(settings.preflight_budget_s)
             tasks, self.document = await session.plan_from_policy(policy, self.request.explain)
         log.info("plan_ready", deletions=len(tasks), service=settings.service)
 

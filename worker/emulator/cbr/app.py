@@ -1,12 +1,13 @@
 """The CBR emulator: one project's vaults, backups and delete logs, as an aiohttp app.
 
-Deterministic under a seed and an injected monotonic clock, like the CSBS ``Emulator``; it shares that
-emulator's verifier of tokens and ``SDK-HMAC-SHA256`` signatures (``worker.emulator.auth``), its task
-board and its stats, and has its own state, routes (``/v3/{project_id}/...``), errors and faults.
+Deterministic under a seed and an injected monotonic clock; built on the core (``BaseEmulator``): its
+verifier of tokens and ``SDK-HMAC-SHA256`` signatures, its pipeline with this face's door
+(``door.py``), its task board and its stats. Its own are the state, the routes (``/v3/{project_id}/...``),
+the errors and the fault routes.
 
-Serving both services from one port: ``CbrEmulator.subapp()`` builds the CBR routes relative to ``/v3``
+Serving both faces from one port: ``CbrEmulator.subapp()`` builds the CBR routes relative to ``/v3``
 for ``csbs_emulator.app.add_subapp("/v3", cbr.subapp())``. aiohttp runs a parent's middlewares for
-sub-application requests too, so the CSBS middleware must then pass them through unchanged, e.g. at
+sub-application requests too, so the parent's pipeline must then pass them through unchanged, e.g. at
 its top: ``if len(request.match_info.apps) > 1: return await handler(request)``. The CSBS app's own
 ``POST /v3/auth/tokens`` keeps precedence (aiohttp resolves the longest registered prefix first).
 Simpler still for ``--service cbr``: serve ``CbrEmulator.app`` alone; it answers the IAM sign-in too.
@@ -14,7 +15,7 @@ Simpler still for ``--service cbr``: serve ``CbrEmulator.app`` alone; it answers
 
 from __future__ import annotations
 
-import random
+import functools
 import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -22,65 +23,40 @@ from typing import Any
 
 from aiohttp import web
 
-from worker.emulator.auth import Authenticator
-from worker.emulator.cbr.faults import CbrFaultInjector
-from worker.emulator.cbr.model import SERVER_TYPE, STATUSES, VOLUME_TYPE, Backup, OpLog, Vault
-from worker.emulator.cbr.pipeline import Pipeline
-from worker.emulator.cbr.routes import CbrRoutes
+from worker.emulator.cbr.door import CbrDoor
+from worker.emulator.cbr.model import STATUSES, VOLUME_TYPE, Backup, OpLog, Vault
+from worker.emulator.cbr.routes import ROUTES, CbrRoutes
 from worker.emulator.cbr.scenario import CbrScenario
 from worker.emulator.cbr.seeding import CbrFactory
 from worker.emulator.cbr.store import CbrStore
-from worker.emulator.scenario import Scenario
-from worker.emulator.stats import Stats
-from worker.emulator.timebase import Clock, TimeBase, as_utc
+from worker.emulator.core.backup import SERVER_TYPE
+from worker.emulator.core.emulator import BaseEmulator
+from worker.emulator.core.timebase import Clock, as_utc
 
 DEFAULT_VAULT = "default"  # where migrated manual backups land (docs/cbr-api.md, migrated backups)
 OTHER_PROJECT = "fedcba9876543210fedcba9876543210"  # the owner of backups shared in
 
 
-class CbrEmulator:
-    """A fake CBR (and IAM sign-in) for one project.
-
-    Args:
-        scenario: how the cloud behaves.
-        seed: seeds every random choice (backups, deletion durations and fates, fault coin tosses).
-        clock: monotonic seconds that drive all state; inject a fake one to step time in tests.
-        wall_clock: POSIX seconds, read once to anchor the wall times the API shows.
-    """
+class CbrEmulator(BaseEmulator[CbrScenario, CbrStore]):
+    """A fake CBR (and IAM sign-in) for one project: ``scenario``, ``seed``, ``clock`` and ``wall_clock`` as
+    for every face (``BaseEmulator``)."""
 
     def __init__(self, scenario: CbrScenario, seed: int = 0, clock: Clock = time.monotonic,
                  wall_clock: Clock = time.time) -> None:
-        self.scenario = scenario
-        self._time = TimeBase(clock, wall_clock)
-        self._stats = Stats()
-        self._store = CbrStore(scenario, self._time, random.Random(f"{seed}:cbr-tasks"), self._stats)
-        self._stats.bind_outstanding(self._outstanding)
-        self._auth = Authenticator(_credentials(scenario), self._time)
-        self._pipeline = Pipeline(scenario, self._auth, CbrFaultInjector(scenario.faults,
-                                  random.Random(f"{seed}:cbr-faults")), self._stats)
-        self._routes = CbrRoutes(scenario, self._store, self._auth)
-        self._factory = CbrFactory(random.Random(f"{seed}:cbr-backups"), self._time.wall())
-        self.app = self._build("/v3")
+        super().__init__(scenario, scenario.faults, functools.partial(CbrStore, scenario), CbrDoor(scenario),
+                         seed=seed, label="cbr-", clock=clock, wall_clock=wall_clock)
+        self._handlers = CbrRoutes(scenario, self._store).handlers()
+        self._factory = CbrFactory(self.rng("backups"), self._time.wall())
+        self.app = self.application(ROUTES, self._handlers, "/v3")
 
     def __repr__(self) -> str:
         return f"<CbrEmulator project={self.scenario.project_id} backups={len(self._store.backups)}>"
 
     def subapp(self) -> web.Application:
         """A new sub-application with the same state, its routes relative to ``/v3`` (see module doc)."""
-        return self._build("")
-
-    def _build(self, prefix: str) -> web.Application:
-        app = web.Application(middlewares=[self._pipeline.middleware])
-        self._routes.register(app, prefix)
-        return app
+        return self.application(ROUTES, self._handlers)
 
     # -- reading state (tests, benchmarks) --------------------------------------------------------------
-
-    @property
-    def stats(self) -> Stats:
-        """Requests per route, DELETEs per backup id, outstanding high-water per user, task times."""
-        self._store.advance()
-        return self._stats
 
     def backup(self, backup_id: str) -> dict[str, Any] | None:
         """One backup as a reader sees it now, or None if it is gone."""
@@ -96,10 +72,6 @@ class CbrEmulator:
         """Every delete log ever written for a backup (visible through the API or not)."""
         self._store.advance()
         return self._store.logs_of([backup_id])
-
-    def _outstanding(self, user: str) -> int:
-        self._store.advance()
-        return self._store.board.outstanding(user)
 
     # -- seeding ----------------------------------------------------------------------------------------
 
@@ -168,10 +140,3 @@ class CbrEmulator:
         vaults = [self.vault_id(name) for name in vault_names]
         return [str(self.add_backup(vault_id=vaults[i % len(vaults)], auto=self._factory.chance(0.5),
                                     children=1)["id"]) for i in range(n)]
-
-
-def _credentials(s: CbrScenario) -> Scenario:
-    """The CSBS scenario the shared authenticator reads: only the credentials and their policies."""
-    return Scenario(project_id=s.project_id, tokens=s.tokens, users=s.users, access_keys=s.access_keys,
-                    token_ttl_s=s.token_ttl_s, sdk_date_skew_s=s.sdk_date_skew_s,
-                    ak_lock_failures=s.ak_lock_failures, ak_lock_s=s.ak_lock_s)

@@ -8,14 +8,15 @@ the previous page; a marker whose backup has gone still works). Point 13: ``offs
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import TypeVar
 
 from multidict import MultiMapping
 
 from worker.emulator.cbr import errors
+from worker.emulator.core.timebase import parse_time
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 1000
@@ -103,15 +104,6 @@ def parse_sort(text: str) -> tuple[tuple[str, bool], ...]:
     return tuple(keys) or (("created_at", True),)
 
 
-def ordered(rows: Sequence[T], sort: tuple[tuple[str, bool], ...], value: Callable[[T, str], Any]) -> list[T]:
-    """Sorted by each key in turn (stable passes, last key first); ties fall back to the id."""
-    result = list(rows)
-    first_desc = sort[0][1] if sort else True
-    for key, descending in reversed((*sort, ("id", first_desc))):
-        result.sort(key=lambda row, k=key: value(row, k), reverse=descending)  # type: ignore[misc]
-    return result
-
-
 def cut(rows: list[T], paging: Paging, row_id: Callable[[T], str]) -> list[T]:
     """One page of sorted ``rows``: after the marker's row (the caller sorts it in, gone or not), then
     ``offset``/``limit``."""
@@ -137,7 +129,6 @@ def _time(params: MultiMapping[str], name: str) -> datetime | None:
     if not text:
         return None
     try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        return parse_time(text)
     except ValueError:
         raise errors.bad_parameter(f"{name} must be a time like 2018-02-01T12:00:00Z") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

@@ -11,17 +11,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from worker.emulator.tasks import DeletionTask
+from worker.emulator.core.backup import SERVER_TYPE, BaseBackup
+from worker.emulator.core.tasks import DeletionTask
 
 SERVER_PROVIDER = "0daac4c5-6707-4851-97ba-169e36266b66"
 DISK_PROVIDER = "d1603440-187d-4516-af25-121250c7cc97"
-SERVER_TYPE = "OS::Nova::Server"
 VOLUME_TYPE = "OS::Cinder::Volume"
 STATUSES = frozenset({
     "available", "protecting", "deleting", "restoring", "error", "waiting_protect", "waiting_delete",
     "waiting_restore",
 })
-DELETABLE = frozenset({"available", "error"})
 
 
 def format_time(moment: datetime, form: str) -> str:
@@ -48,27 +47,18 @@ class Vault:
 
 
 @dataclass(eq=False)
-class Backup:
-    """One backup (a top-level one, or a per-disk child with ``parent_id``); mutable, owned by the store."""
+class Backup(BaseBackup):
+    """One backup (a top-level one, or a per-disk child with ``parent_id``) with ``BaseBackup``'s fields and
+    CBR's own; mutable, owned by the store."""
 
-    id: str
     vault_id: str
-    checkpoint_id: str
-    name: str
-    resource_id: str
-    resource_name: str
-    created_at: datetime
-    status: str = "available"
-    resource_type: str = SERVER_TYPE
     parent_id: str = ""
     auto_trigger: bool = False
     expired_at: datetime | None = None
     image_ids: list[str] = field(default_factory=list)  #: ``extend_info.os_images_data``
     owner_project: str = ""  #: set for a backup shared in from another project
     resource_size: int = 40
-    updated_at: datetime | None = None
     children: list[str] = field(default_factory=list)
-    task: DeletionTask | None = None  #: the deletion holding it, while queued or running
     lag_until: float | None = None  #: clock time until which reads show it as before its DELETE
 
 

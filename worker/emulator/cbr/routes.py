@@ -1,28 +1,24 @@
 """The CBR calls of ``docs/cbr-api.md`` (and the IAM sign-in), as aiohttp handlers.
 
-Handlers assume the middleware has applied faults and admitted the caller (``app.py``); they parse
-the request, ask the store and shape the answer. ``ROUTES`` paths are relative to ``/v3``, so the same
-table serves the stand-alone app (prefix ``/v3``) and a sub-application mounted at ``/v3``.
+Handlers assume the core's pipeline has applied faults and admitted the caller
+(``worker.emulator.core.pipeline``); they parse the request, ask the store and shape the answer.
+``ROUTES`` paths are relative to ``/v3``, so the same table serves the stand-alone app (prefix ``/v3``)
+and a sub-application mounted at ``/v3``.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from collections.abc import Mapping
 
 from aiohttp import web
 
-from worker.emulator.auth import Authenticator, Principal
-from worker.emulator.cbr import errors
 from worker.emulator.cbr.listing import parse_backup_query, parse_paging, parse_window
 from worker.emulator.cbr.scenario import CbrScenario
 from worker.emulator.cbr.store import CbrStore
-
-PRINCIPAL = web.RequestKey("cbr_principal", Principal)
-REQUEST_ID = web.RequestKey("cbr_request_id", str)
+from worker.emulator.core.routes import PRINCIPAL, REQUEST_ID, Handler, RouteTable
 
 # route name -> (method, path under /v3); the names are the ``route`` of fault rules and of the stats
-ROUTES: dict[str, tuple[str, str]] = {
+ROUTES: RouteTable = {
     "auth": ("POST", "/auth/tokens"),
     "delete": ("DELETE", "/{project_id}/backups/{backup_id}"),
     "get_backup": ("GET", "/{project_id}/backups/{backup_id}"),
@@ -36,34 +32,20 @@ LOG_FILTERS = ("vault_id", "resource_id", "vault_name", "resource_name")
 
 
 class CbrRoutes:
-    """The handlers, bound to one emulator's store, credentials and scenario."""
+    """The handlers, bound to one emulator's store and scenario."""
 
-    def __init__(self, scenario: CbrScenario, store: CbrStore, auth: Authenticator) -> None:
+    def __init__(self, scenario: CbrScenario, store: CbrStore) -> None:
         self._s = scenario
         self._store = store
-        self._auth = auth
 
-    def register(self, app: web.Application, prefix: str) -> None:
-        """Add every route under its name, its path prefixed with ``prefix`` (``/v3`` or ``""``)."""
-        handlers = {
-            "auth": self.login, "delete": self.delete, "get_backup": self.get_backup,
+    def handlers(self) -> Mapping[str, Handler]:
+        """The handler of every route but ``auth`` (the password sign-in is the core's), by name."""
+        return {
+            "delete": self.delete, "get_backup": self.get_backup,
             "list_backups": self.list_backups, "get_checkpoint": self.get_checkpoint,
             "list_vaults": self.list_vaults, "get_vault": self.get_vault,
             "list_operation_logs": self.list_operation_logs,
         }
-        for name, (method, path) in ROUTES.items():
-            app.router.add_route(method, prefix + path, handlers[name], name=name)
-
-    async def login(self, request: web.Request) -> web.Response:
-        """Password sign-in, as IAM answers it (the CSBS emulator's authenticator)."""
-        try:
-            body: Any = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise errors.bad_parameter("the body is not JSON") from None
-        token, issued = self._auth.login(body)
-        base_url = f"{request.scheme}://{request.host}"
-        return web.json_response(self._auth.token_body(issued, base_url), status=201,
-                                 headers={"X-Subject-Token": token})
 
     async def delete(self, request: web.Request) -> web.Response:
         """Start deleting one backup: 204 (or the scenario's 200/202 with a body)."""

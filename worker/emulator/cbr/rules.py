@@ -10,13 +10,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from worker.emulator.cbr import errors
-from worker.emulator.cbr.model import DELETABLE, Backup, Vault
+from worker.emulator.cbr.model import Backup, Vault
 from worker.emulator.cbr.scenario import CbrScenario
+from worker.emulator.core.backup import DELETABLE
+from worker.emulator.core.errors import ApiError
 
 _VAULT_BUSY = frozenset({"deleting", "frozen", "error"})
 
 
-def refusal(scenario: CbrScenario, backup: Backup, vault: Vault, now: datetime) -> errors.CbrError | None:
+def refusal(scenario: CbrScenario, backup: Backup, vault: Vault, now: datetime) -> ApiError | None:
     """The error a DELETE of ``backup`` answers, or None if it may be deleted (a repeat is not checked here)."""
     if backup.owner_project:
         return errors.forbidden(f"backup {backup.id} is shared with this project, not owned by it") \
@@ -34,7 +36,7 @@ def refusal(scenario: CbrScenario, backup: Backup, vault: Vault, now: datetime) 
     return None
 
 
-def repeat_refusal(scenario: CbrScenario, backup: Backup) -> errors.CbrError | None:
+def repeat_refusal(scenario: CbrScenario, backup: Backup) -> ApiError | None:
     """The answer to a DELETE of a backup a deletion already holds; None = accept it again (204)."""
     if scenario.repeat_delete == "2003":
         return errors.being_processed(backup.id)
@@ -43,7 +45,7 @@ def repeat_refusal(scenario: CbrScenario, backup: Backup) -> errors.CbrError | N
     return None
 
 
-def over_limit_refusal(scenario: CbrScenario, backup_id: str) -> errors.CbrError:
+def over_limit_refusal(scenario: CbrScenario, backup_id: str) -> ApiError:
     """The refusal of a deletion past the per-user limit, when the scenario refuses instead of queueing."""
     if scenario.over_limit == "2003":
         return errors.being_processed(backup_id)

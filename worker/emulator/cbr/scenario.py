@@ -8,21 +8,15 @@ material is silent (``docs/cbr-api.md``, last section); each field's docstring n
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import ClassVar, Literal
 
-from worker.emulator.scenario import (
-    AccessKey,
-    IamUser,
+from worker.emulator.core.scenario import (
+    BaseFaultRule,
+    BaseScenario,
     ScenarioError,
-    as_list,
-    build_nested,
-    check_fault_rule,
-    fault_kind_as_text,
-    read_scenario_file,
+    check_credentials,
+    check_duration,
 )
 
 DeleteMode = Literal["queued", "sync"]
@@ -49,46 +43,29 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "child_delete": ("refused", "alone"), "time_form": ("offset", "naive", "z"),
     "code_form": ("prefixed", "bare"),
 }
-_ID_SETS = ("fail_items", "stuck_items", "forbidden_users")
 
 
 @dataclass(frozen=True, slots=True)
-class CbrFaultRule:
-    """One injected fault, as ``worker.emulator.FaultRule`` but on the CBR routes.
+class CbrFaultRule(BaseFaultRule):
+    """One injected fault on the CBR routes (the fields are ``BaseFaultRule``'s).
 
     Args:
         route: one of ``FAULT_ROUTES`` (``*`` = every route).
         kind: ``429`` (APIG.0308), ``429-retry-after``, ``500`` (BackupService.9910), ``503``, ``drop``,
             ``slow``, ``applied-500`` (do the work, then answer 500), ``401``, ``403``.
-        rate: probability per matching request (seeded); None = every matching request.
-        times: hit at most this many matching requests (after ``after``); None = no cap.
-        after: let the first ``after`` matching requests through.
-        retry_after_s: the ``Retry-After`` of ``429-retry-after`` (default 1 s).
-        delay_s: wait this long before answering (the point of ``slow``).
     """
 
-    route: str
-    kind: str
-    rate: float | None = None
-    times: int | None = None
-    after: int = 0
-    retry_after_s: float | None = None
-    delay_s: float = 0.0
-
-    def __post_init__(self) -> None:
-        check_fault_rule(self, FAULT_ROUTES, FAULT_KINDS)
+    ROUTES: ClassVar[frozenset[str]] = FAULT_ROUTES
+    KINDS: ClassVar[frozenset[str]] = FAULT_KINDS
 
 
 @dataclass(frozen=True, slots=True)
-class CbrScenario:
+class CbrScenario(BaseScenario):
     """How the emulated CBR behaves. Point numbers refer to ``docs/cbr-api.md``, last section.
 
     Args:
-        project_id: the one project that holds vaults and backups.
-        tokens: static ``X-Auth-Token`` values mapped to their user; they never expire.
-        users: IAM users for ``POST /v3/auth/tokens`` (password method).
-        access_keys: AK/SK pairs accepted with ``SDK-HMAC-SHA256``.
-        token_ttl_s, sdk_date_skew_s, ak_lock_failures, ak_lock_s: as in the CSBS scenario.
+        project_id, tokens, users, access_keys, token_ttl_s, sdk_date_skew_s, ak_lock_failures, ak_lock_s:
+            the credentials (``BaseScenario``); the project holds the vaults and backups.
         forbidden_users: users (queue ids) answered 403 on every CBR call.
         deletions_per_user: deletions that run at once per user (point 3); later ones wait.
         delete_duration_s: (min, max) running time of one deletion, drawn per deletion (seeded).
@@ -121,14 +98,10 @@ class CbrScenario:
         faults: fault rules, checked in order; the first that fires decides.
     """
 
-    project_id: str
-    tokens: Mapping[str, str] = field(default_factory=dict, repr=False)
-    users: tuple[IamUser, ...] = ()
-    access_keys: tuple[AccessKey, ...] = ()
-    token_ttl_s: float = 24 * 3600.0
-    sdk_date_skew_s: float = 15 * 60.0
-    ak_lock_failures: int = 5
-    ak_lock_s: float = 5 * 60.0
+    ID_SETS: ClassVar[frozenset[str]] = frozenset({"fail_items", "stuck_items", "forbidden_users"})
+    TEXTS: ClassVar[frozenset[str]] = frozenset({*_CHOICES, "project_id"})
+    FAULT_RULE: ClassVar[type[BaseFaultRule]] = CbrFaultRule
+
     forbidden_users: frozenset[str] = frozenset()
     deletions_per_user: int = 5
     delete_duration_s: tuple[float, float] = (1.0, 5.0)
@@ -159,25 +132,6 @@ class CbrScenario:
     def __post_init__(self) -> None:
         _check(self)
 
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], source: str = "scenario", **overrides: Any) -> CbrScenario:
-        """Build a scenario from plain data (as read from YAML); ``overrides`` win over ``data``."""
-        merged = {**data, **overrides}
-        unknown = sorted(set(merged) - {f.name for f in dataclasses.fields(cls)})
-        if unknown:
-            raise ScenarioError(f"{source}: unknown scenario key(s): {', '.join(unknown)}")
-        if "project_id" not in merged:
-            raise ScenarioError(f"{source}: project_id is required")
-        try:
-            return cls(**{key: _convert(key, value) for key, value in merged.items()})
-        except (TypeError, ValueError) as exc:
-            raise ScenarioError(f"{source}: {exc}") from exc
-
-    @classmethod
-    def from_yaml(cls, path: str | Path, **overrides: Any) -> CbrScenario:
-        """Read a scenario file; ``overrides`` win over its values."""
-        return cls.from_mapping(read_scenario_file(path), source=str(path), **overrides)
-
 
 def _check(s: CbrScenario) -> None:
     """Reject values that cannot describe a cloud."""
@@ -186,33 +140,11 @@ def _check(s: CbrScenario) -> None:
             raise ScenarioError(f"{name} {getattr(s, name)!r} must be one of {list(allowed)}")
     if s.offset_zero not in ("accepted", "refused"):
         raise ScenarioError("offset_zero must be 'accepted' or 'refused'")
-    low, high = s.delete_duration_s
-    if not 0 <= low <= high:
-        raise ScenarioError(f"delete_duration_s {s.delete_duration_s} must be (min, max) with 0 <= min <= max")
+    check_duration(s.delete_duration_s)
     if s.delete_status not in (200, 202, 204):
         raise ScenarioError("delete_status must be 200, 202 or 204")
     if not 0.0 <= s.fail_rate <= 1.0:
         raise ScenarioError("fail_rate must be between 0 and 1")
     if s.deletions_per_user < 1 or s.status_lag_s < 0 or s.token_ttl_s < 0:
         raise ScenarioError("deletions_per_user must be at least 1; times must not be negative")
-
-
-def _convert(key: str, value: Any) -> Any:
-    """One YAML value as the field's type (lists to frozensets or tuples, nested mappings to objects)."""
-    if key in _ID_SETS:
-        return frozenset(str(v) for v in as_list(key, value))
-    if key in _CHOICES or key == "project_id":  # YAML reads 404 or an all-digit id as int
-        return str(value)
-    if key == "delete_duration_s":
-        pair = as_list(key, value)
-        if len(pair) != 2:
-            raise ScenarioError(f"delete_duration_s must be [min, max], got {value!r}")
-        return (float(pair[0]), float(pair[1]))
-    if key == "tokens":
-        if not isinstance(value, Mapping):
-            raise ScenarioError("tokens must map each token to its user")
-        return {str(token): str(user) for token, user in value.items()}
-    nested = {"users": IamUser, "access_keys": AccessKey, "faults": CbrFaultRule}
-    if key in nested:
-        return tuple(build_nested(nested[key], fault_kind_as_text(item), key) for item in as_list(key, value))
-    return value
+    check_credentials(s)

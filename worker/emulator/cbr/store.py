@@ -15,12 +15,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from worker.emulator.cbr import errors, rules
-from worker.emulator.cbr.listing import BackupQuery, Paging, Window, cut, ordered
+from worker.emulator.cbr.listing import BackupQuery, Paging, Window, cut
 from worker.emulator.cbr.model import Backup, OpLog, Shown, Vault, render_backup, render_op_log, render_vault
 from worker.emulator.cbr.scenario import CbrScenario
-from worker.emulator.stats import Stats
-from worker.emulator.tasks import DeletionTask, TaskBoard
-from worker.emulator.timebase import TimeBase
+from worker.emulator.core.errors import ApiError
+from worker.emulator.core.listing import ordered
+from worker.emulator.core.stats import Stats
+from worker.emulator.core.tasks import DeletionTask, TaskBoard
+from worker.emulator.core.timebase import TimeBase
 
 DELETE_FAILED = ("BackupService.6201", "The backup storage did not release the snapshot data.")
 # Sort keys whose order cannot change while the set of backups stays the same (status and updated_at move
@@ -102,7 +104,7 @@ class CbrStore:
         if marker is not None and marker not in {b.id for b in rows}:
             anchor = self.backups.get(marker) or self._gone.get(marker)
             rows += [anchor] if anchor is not None else []
-        rows = ordered(rows, query.sort, lambda b, key: self._sort_value(b, key, now))
+        rows = ordered(rows, query.sort, self._sort_key(now))
         page = cut(rows, query.paging, lambda b: b.id)
         return [self._render(b, now) for b in page], len(selected)
 
@@ -117,7 +119,7 @@ class CbrStore:
         if cached is not None and cached[:2] == (self._version, len(self.backups)):
             return cached[2], cached[3]
         rows = ordered([b for b in self.backups.values() if self._passes(query, b, now)], query.sort,
-                       lambda b, k: self._sort_value(b, k, now))
+                       self._sort_key(now))
         if len(self._listings) >= _LISTING_CACHE_SIZE:
             self._listings.clear()
         index = {b.id: n for n, b in enumerate(rows)}
@@ -237,7 +239,7 @@ class CbrStore:
             raise self._gone_error(backup_id, errors.backup_not_found)
         return backup
 
-    def _gone_error(self, what: str, not_found: Callable[[str], errors.CbrError]) -> errors.CbrError:
+    def _gone_error(self, what: str, not_found: Callable[[str], ApiError]) -> ApiError:
         """404 (BackupService.6200) or the 401 "Malformed request url" (point 6)."""
         return errors.malformed_url() if self._s.gone_answer == "401" else not_found(what)
 
@@ -290,6 +292,10 @@ class CbrStore:
             return False
         return all(str(getattr(backup, key, "backup" if key == "image_type" else "")) == value
                    for key, value in exact.items())
+
+    def _sort_key(self, now: float) -> Callable[[str], Callable[[Backup], Any]]:
+        """Reads a sort key of a backup as a reader sees it ``now``."""
+        return lambda key: lambda backup: self._sort_value(backup, key, now)
 
     def _sort_value(self, backup: Backup, key: str, now: float) -> Any:
         if key == "status":

@@ -1,0 +1,90 @@
+"""What every face's emulator is made of: its clocks, stats, seeded randomness, credentials and pipeline.
+
+A face's emulator (``csbs.Emulator``, ``cbr.CbrEmulator``) extends ``BaseEmulator`` with its store, its
+routes and its seeding; the base builds the rest the same way for both, so both are deterministic under
+a seed and an injected clock.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from typing import Generic, Protocol, TypeVar
+
+from aiohttp import web
+
+from worker.emulator.core.auth import Authenticator
+from worker.emulator.core.faults import FaultInjector
+from worker.emulator.core.pipeline import Door, Pipeline
+from worker.emulator.core.routes import Handler, RouteTable, add_routes, sign_in
+from worker.emulator.core.scenario import BaseFaultRule, BaseScenario
+from worker.emulator.core.stats import Stats
+from worker.emulator.core.tasks import TaskBoard
+from worker.emulator.core.timebase import Clock, TimeBase
+
+
+class Store(Protocol):
+    """What the base reads of a face's store: its task board, replayed up to now by ``advance``."""
+
+    @property
+    def board(self) -> TaskBoard: ...
+
+    def advance(self) -> float: ...
+
+
+S = TypeVar("S", bound=BaseScenario)
+T = TypeVar("T", bound=Store)
+
+
+class BaseEmulator(Generic[S, T]):
+    """The parts of an emulator both faces build alike.
+
+    Args:
+        scenario: how the cloud behaves.
+        faults: its fault rules.
+        store: makes the face's store from the clocks, its seeded randomness and the stats.
+        door: the face's decisions in the pipeline.
+        seed: seeds every random choice (backups, task durations and fates, fault coin tosses); ``label``
+            keeps one face's draws apart from the other's.
+        clock: monotonic seconds that drive all state; inject a fake one to step time in tests.
+        wall_clock: POSIX seconds, read once to anchor the wall times the API shows.
+        other_projects: projects a password sign-in may also be scoped to (``Authenticator``).
+    """
+
+    def __init__(self, scenario: S, faults: tuple[BaseFaultRule, ...],
+                 store: Callable[[TimeBase, random.Random, Stats], T], door: Door, *, seed: int, label: str,
+                 clock: Clock = time.monotonic, wall_clock: Clock = time.time,
+                 other_projects: frozenset[str] = frozenset()) -> None:
+        self.scenario = scenario
+        self._seed = f"{seed}:{label}"
+        self._time = TimeBase(clock, wall_clock)
+        self._stats = Stats()
+        self._store = store(self._time, self.rng("tasks"), self._stats)
+        self._stats.bind_outstanding(self._outstanding)
+        self._auth = Authenticator(scenario, self._time, other_projects)
+        self._pipeline = Pipeline(door, self._auth, FaultInjector(faults, self.rng("faults")), self._stats,
+                                  self._time)
+        self._sign_in = sign_in(self._auth, door.errors)
+
+    def rng(self, purpose: str) -> random.Random:
+        """A generator seeded by the seed, the face and the purpose (``tasks``, ``faults``, ``backups``)."""
+        return random.Random(f"{self._seed}{purpose}")
+
+    def application(self, routes: RouteTable, handlers: Mapping[str, Handler],
+                    prefix: str = "") -> web.Application:
+        """A new aiohttp app of these routes (paths under ``prefix``) behind this emulator's pipeline; the
+        route ``auth``, the IAM password sign-in, is the core's."""
+        app = web.Application(middlewares=[self._pipeline.middleware])
+        add_routes(app, routes, {"auth": self._sign_in, **handlers}, prefix)
+        return app
+
+    @property
+    def stats(self) -> Stats:
+        """The counters, with task state brought up to now first."""
+        self._store.advance()
+        return self._stats
+
+    def _outstanding(self, user: str) -> int:
+        self._store.advance()
+        return self._store.board.outstanding(user)

@@ -1,0 +1,94 @@
+"""What became of every task: results, counts, the JSON report and the exit code.
+
+``iso`` and ``TaskResult`` live in ``worker.engine.outcomes``; they are re-exported here for the report's readers.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from worker.engine.outcomes import ID_KEYS, ExitCode, Outcome, TaskResult, iso
+
+__all__ = ["PlannedTask", "Results", "TaskResult", "exit_code", "iso", "write_report"]
+
+
+class PlannedTask(Protocol):
+    """What the report needs of a plan entry (``worker.plan.Task`` has it)."""
+
+    @property
+    def container_id(self) -> str: ...
+
+    @property
+    def backup_id(self) -> str | None: ...
+
+
+@dataclass
+class Results:
+    """Results by plan index; tasks without one were never attempted (kept implicit: plans can be huge)."""
+
+    plan: Sequence[PlannedTask]
+    by_index: dict[int, TaskResult] = field(default_factory=dict)
+
+    def record(self, index: int, result: TaskResult) -> None:
+        self.by_index[index] = result
+
+    def counts(self) -> dict[str, int]:
+        """One key per outcome (docs/design.md), zeros included."""
+        counted = Counter(result.outcome for result in self.by_index.values())
+        counted[Outcome.NOT_ATTEMPTED] += len(self.plan) - len(self.by_index)
+        return {str(outcome): counted[outcome] for outcome in Outcome}
+
+    def iter_json(self, id_keys: tuple[str, str] = ID_KEYS) -> Iterator[dict[str, Any]]:
+        """Every task's result in plan order, streaming; ``id_keys`` as the service names a task's ids."""
+        for index, task in enumerate(self.plan):
+            result = self.by_index.get(index)
+            if result is None:
+                result = TaskResult(task.container_id, task.backup_id, Outcome.NOT_ATTEMPTED)
+            yield result.to_json(id_keys)
+
+
+def exit_code(counts: Mapping[str, int], *, stopped: bool, aborted: bool, unfinished: bool = False) -> ExitCode:
+    """The exit code of docs/design.md: abort beats stop beats failures; ``unfinished`` (the cloud failed
+    before the tasks could be known) counts as a failure."""
+    if aborted:
+        return ExitCode.ABORTED
+    if stopped:
+        return ExitCode.STOPPED
+    if unfinished or counts.get(Outcome.FAILED, 0) or counts.get(Outcome.TIMED_OUT, 0):
+        return ExitCode.INCOMPLETE
+    return ExitCode.OK
+
+
+def write_report(path: str, header: Mapping[str, Any], results: Results,
+                 redact: Callable[[str], str] | None = None,
+                 id_keys: tuple[str, str] = ID_KEYS) -> None:
+    """Write the JSON report (``-`` = stdout), streaming ``results`` so big plans stay cheap.
+
+    ``redact`` is applied to every string of the results and the header (secrets a server echoed back);
+    ``id_keys`` name a task's two ids in every result, as the run's service does.
+    """
+    handle = sys.stdout if path == "-" else open(path, "w", encoding="utf-8")  # noqa: SIM115
+    try:
+        body = _redacted(dict(header), redact)
+        body["counts"] = results.counts()
+        head = json.dumps(body, indent=2)
+        handle.write(head[:-2] + ',\n  "results": [')
+        for number, record in enumerate(results.iter_json(id_keys)):
+            handle.write(("\n    " if number == 0 else ",\n    ") + json.dumps(_redacted(record, redact)))
+        handle.write("\n  ]\n}\n")
+    finally:
+        if handle is not sys.stdout:
+            handle.close()
+        else:
+            handle.flush()
+
+
+def _redacted(record: dict[str, Any], redact: Callable[[str], str] | None) -> dict[str, Any]:
+    if redact is None:
+        return record
+    return {key: redact(value) if isinstance(value, str) else value for key, value in record.items()}

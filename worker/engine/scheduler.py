@@ -1,0 +1,297 @@
+"""The slots: at most ``concurrency`` deletion tasks outstanding, refilled as soon as one is seen to end.
+
+Each slot is one coroutine that takes the next task, carries it to its seen end and only then takes
+another, so the limit holds through retries, timeouts and shutdown by construction (docs/design.md,
+"Slots"). Deletions already running at the provider when the run began come first: the plan's own are
+adopted (followed to their end without a DELETE), others are only watched until they end, so that what is
+outstanding at the provider never exceeds ``concurrency`` (docs/design.md, "Adoption").
+
+A task that timed out may still run at the provider, so its slot stays taken while the worker keeps
+watching it, for up to ``hold_s``; a task not seen to end by then takes its slot with it for the rest of the
+run. When every slot is lost that way, the rest of the plan is ``not_attempted``.
+
+The scheduler is the only writer of ``Results``. A task's counters live in its ``TaskTrace``, so a task
+cancelled by a stop is still reported as sent (``timed_out``, ``run_stopped``) when a DELETE went out. An
+unexpected exception in a task is logged once (``task_crashed``), the task is ``failed`` with
+``internal_error`` and its slot goes on (docs/design.md, "Crashes in a task").
+
+Stopping: ``request_stop`` takes no new task, ends the holds at once (a held slot only waits to take a new
+task), follows the tasks in flight for up to ``grace_s``, then cancels them; a second request cancels at once.
+A ``RunAbort`` (credentials, permission or project refused) cancels everything at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import structlog
+
+from worker.engine.clock import Clock
+from worker.engine.outcomes import Outcome, RunAbort, TaskEnd, TaskResult
+from worker.engine.report import Results
+from worker.engine.tracking import TaskSpec, TaskTrace
+
+log = structlog.get_logger()
+
+INTERNAL_ERROR = "internal_error"  # the error code of a task the worker itself failed on
+
+LogIds = Callable[[TaskSpec], dict[str, str | None]]
+"""The ids a task's log lines carry, as its service names them (``Service.log_ids``)."""
+
+
+def spec_log_ids(spec: TaskSpec) -> dict[str, str | None]:
+    """The task's ids under the spec's own names, for a scheduler that was given no service's names."""
+    return {"container_id": spec.container_id, "backup_id": spec.backup_id}
+
+
+class Runner(Protocol):
+    """What the slots need of a task runner (``TaskRunner`` of ``worker.engine.tracking``)."""
+
+    async def run(self, spec: TaskSpec, trace: TaskTrace, *, adopted: bool = False) -> TaskEnd | RunAbort: ...
+
+    async def has_ended(self, spec: TaskSpec) -> bool: ...
+
+
+LiveTask = TaskTrace
+"""A task in flight, as the live display shows it (container_id, backup_id, state, progress, started_at)."""
+
+
+@dataclass
+class RunProgress:
+    """Live counters of a run, read by the progress display and the summary."""
+
+    total: int
+    clock: Clock
+    started_at: float = 0.0
+    ended: Counter[Outcome] = field(default_factory=Counter)
+    holding: int = 0  # slots held by timed-out tasks (or foreign deletions) that may still run at the provider
+    lost: int = 0  # slots given up: their task never ended where the worker could see it
+    interrupted: int = 0  # tasks in flight that a stop or an abort cancelled
+    live: dict[int, LiveTask] = field(default_factory=dict)  # plan index -> the task in flight
+
+    def __post_init__(self) -> None:
+        self.started_at = self.started_at or self.clock.now()
+
+    @property
+    def in_flight(self) -> int:
+        """Tasks taken and not yet seen to end (timed-out tasks whose slot is held are not counted)."""
+        return len(self.live)
+
+    @property
+    def finished(self) -> int:
+        return sum(self.ended.values())
+
+    def rate_per_s(self) -> float:
+        elapsed = self.clock.now() - self.started_at
+        return self.finished / elapsed if elapsed > 0 else 0.0
+
+    def eta_s(self) -> float | None:
+        rate = self.rate_per_s()
+        return (self.total - self.finished) / rate if rate > 0 else None
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One entry of the slots' queue: a plan task (``index``), or a foreign deletion to wait for (None)."""
+
+    index: int | None
+    spec: TaskSpec
+    adopted: bool = False
+
+
+class Scheduler:
+    """Runs a plan's tasks through ``concurrency`` slots."""
+
+    def __init__(self, runner: Runner, results: Results, *, concurrency: int, grace_s: float, clock: Clock,
+                 hold_s: float = 1800.0, hold_poll_s: float = 60.0, log_ids: LogIds = spec_log_ids) -> None:
+        self.runner = runner
+        self.log_ids = log_ids
+        self.results = results
+        self.concurrency = concurrency
+        self.grace_s = grace_s
+        self.clock = clock
+        self.hold_s = hold_s
+        self.hold_poll_s = hold_poll_s
+        self.progress = RunProgress(total=len(results.plan), clock=clock)
+        self.stop_reason: str | None = None
+        self.aborted: RunAbort | None = None
+        self._stopping = asyncio.Event()
+        self._slots: list[asyncio.Task[None]] = []
+        self._queue: Iterator[_Job] = iter(())
+        self._grace: asyncio.Task[None] | None = None
+        self._holding: set[asyncio.Task[object]] = set()  # slots in _hold: a stop ends them at once
+
+    def __repr__(self) -> str:
+        p = self.progress
+        return (f"<Scheduler concurrency={self.concurrency} in_flight={p.in_flight} "
+                f"finished={p.finished}/{p.total} stop={self.stop_reason!r}>")
+
+    @property
+    def stopping(self) -> bool:
+        """True once a stop (or an abort) was asked for: no new task is taken."""
+        return self._stopping.is_set()
+
+    def request_stop(self, reason: str) -> None:
+        """Take no new task and cancel what is in flight after ``grace_s``; a second request cancels now."""
+        if self.stop_reason is not None:
+            log.warning("run_stop_now", reason=reason, in_flight=self.progress.in_flight)
+            self._cancel_slots()
+            return
+        self.stop_reason = reason
+        log.warning("run_stopping", reason=reason, in_flight=self.progress.in_flight, grace_s=self.grace_s)
+        self._stopping.set()
+        for slot in self._holding:  # only in-flight tasks get the grace; a held slot waits for nothing now
+            slot.cancel()
+        if self._slots:
+            self._grace = asyncio.create_task(self._cancel_after_grace(), name="grace")
+
+    async def run(self, plan: Sequence[TaskSpec], *, adopted: Collection[int] = (),
+                  foreign: Sequence[TaskSpec] = ()) -> None:
+        """Carry every task of ``plan`` (or as many as a stop allows) to its end.
+
+        ``adopted``: plan indices already being deleted at the provider (followed first, without a DELETE);
+        ``foreign``: deletions running at the provider that are not the plan's (waited for first).
+        """
+        self._queue = _queue(plan, adopted, foreign)
+        try:
+            async with asyncio.TaskGroup() as group:
+                self._slots = [group.create_task(self._slot(), name=f"slot-{n}") for n in range(self.concurrency)]
+                if self._stopping.is_set():
+                    self._cancel_slots()
+        finally:
+            if self._grace is not None:
+                self._grace.cancel()
+        if self.progress.lost == self.concurrency and self.progress.finished < self.progress.total:
+            log.error("slots_exhausted", reason="every slot holds a task that timed out and may still run",
+                      not_attempted=self.progress.total - self.progress.finished)
+
+    async def _cancel_after_grace(self) -> None:
+        await self.clock.sleep(self.grace_s)
+        self._cancel_slots()
+
+    def _cancel_slots(self) -> None:
+        for slot in self._slots:
+            slot.cancel()
+
+    async def _slot(self) -> None:
+        for job in self._queue:
+            if self._stopping.is_set():
+                return
+            if job.index is None:
+                if not await self._wait_foreign(job.spec):
+                    return
+            elif not await self._carry(job):
+                return
+
+    async def _carry(self, job: _Job) -> bool:
+        """Carry one task to its end; False when its slot is lost (see ``_hold``)."""
+        assert job.index is not None
+        spec, index = job.spec, job.index
+        trace = TaskTrace(spec.container_id, spec.backup_id, started_at=self.clock.now())
+        with structlog.contextvars.bound_contextvars(**self.log_ids(spec)):
+            self.progress.live[index] = trace
+            try:
+                ending = await self._run_task(job, trace)
+            except asyncio.CancelledError:
+                self._interrupted(index, trace, job.adopted)
+                raise
+            finally:
+                self.progress.live.pop(index, None)
+            if isinstance(ending, RunAbort):
+                self._abort(ending)
+                self._interrupted(index, trace, job.adopted)
+                return False
+            self._record(index, trace, ending)
+            # A task that timed out may still run at the provider: hold its slot. (A crashed one goes on with the
+            # next task, as docs/design.md, "Crashes in a task", says: the bug must not take the slot with it.)
+            if ending.outcome is Outcome.TIMED_OUT and (trace.attempts or job.adopted):
+                return await self._hold(spec, trace)
+        return True
+
+    async def _run_task(self, job: _Job, trace: TaskTrace) -> TaskEnd | RunAbort:
+        """The runner's ending, or ``failed``/``internal_error`` when it crashed (logged once, with traceback)."""
+        try:
+            return await self.runner.run(job.spec, trace, adopted=job.adopted)
+        except Exception as error:  # a bug must not vanish, nor take the slot with it
+            log.exception("task_crashed", error=f"{type(error).__name__}: {error}")
+            return TaskEnd(Outcome.FAILED, INTERNAL_ERROR, f"the worker failed on this task: {error!r}")
+
+    def _record(self, index: int, trace: TaskTrace, ending: TaskEnd) -> None:
+        self.results.record(index, TaskResult(
+            trace.container_id, trace.backup_id, ending.outcome, trace.attempts, trace.polls, ending.error_code,
+            ending.error_message, ending.http_status, ending.request_id, trace.submitted_at, self.clock.wall()))
+        self.progress.ended[ending.outcome] += 1
+
+    def _interrupted(self, index: int, trace: TaskTrace, adopted: bool) -> None:
+        """A stop or abort cancelled the task before its end was seen; one never sent (nor adopted while
+        running at the provider) stays not_attempted."""
+        if trace.attempts == 0 and not adopted:
+            return
+        self.progress.interrupted += 1
+        code = "run_stopped" if self.aborted is None else "run_aborted"
+        message = "the run stopped before the deletion was seen to end"
+        self._record(index, trace, TaskEnd(Outcome.TIMED_OUT, code, message))
+        log.error("task_timed_out", reason=code, attempts=trace.attempts, polls=trace.polls)
+
+    def _abort(self, abort: RunAbort) -> None:
+        if self.aborted is None:
+            self.aborted = abort
+            log.error("run_aborted", reason=abort.reason)
+            self._stopping.set()
+            self._cancel_slots()
+
+    async def _wait_foreign(self, spec: TaskSpec) -> bool:
+        """Hold a slot while a deletion that is not the plan's runs at the provider; False when it never ends."""
+        with structlog.contextvars.bound_contextvars(**self.log_ids(spec)):
+            return await self._hold(spec, None)
+
+    async def _hold(self, spec: TaskSpec, trace: TaskTrace | None) -> bool:
+        """Keep the slot while the task may still run at the provider and others wait for a slot.
+
+        Returns False when it was not seen to end within another ``hold_s``: the slot is then lost for the
+        rest of the run, since the provider may still count the task against the limit.
+        """
+        self.progress.holding += 1
+        give_up_at = self.clock.now() + self.hold_s
+        crashed = False
+        slot = asyncio.current_task()
+        if slot is not None:
+            self._holding.add(slot)
+        try:
+            while not self._stopping.is_set():
+                if self.clock.now() >= give_up_at:
+                    self.progress.lost += 1
+                    log.error("slot_lost", reason="the task was not seen to end", held_s=self.hold_s,
+                              slots_left=self.concurrency - self.progress.lost)
+                    return False
+                await self.clock.sleep(min(self.hold_poll_s, max(0.0, give_up_at - self.clock.now())))
+                try:
+                    ended = await self.runner.has_ended(spec)
+                except Exception as error:  # a bug must not end the run (the TaskGroup would cancel it all)
+                    if not crashed:
+                        log.exception("task_crashed", phase="holding", error=f"{type(error).__name__}: {error}")
+                    crashed, ended = True, False  # not seen to end: held on, then lost
+                if ended:
+                    log.info("task_ended_after_timeout" if trace is not None else "foreign_deletion_ended")
+                    return True
+            return True
+        finally:
+            self.progress.holding -= 1
+            if slot is not None:
+                self._holding.discard(slot)
+
+
+def _queue(plan: Sequence[TaskSpec], adopted: Collection[int], foreign: Sequence[TaskSpec]) -> Iterator[_Job]:
+    """Foreign deletions, then the adopted tasks, then the rest of the plan in order (lazily: plans are big)."""
+    adopted = frozenset(adopted)
+    for spec in foreign:
+        yield _Job(None, spec)
+    for index in sorted(adopted):
+        yield _Job(index, plan[index], adopted=True)
+    for index, spec in enumerate(plan):
+        if index not in adopted:
+            yield _Job(index, spec)

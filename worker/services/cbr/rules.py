@@ -1,0 +1,127 @@
+"""How the engine's task loop sends, looks and reads for CBR (``docs/cbr-api.md``; docs/design.md, "CBR").
+
+A task is one backup (``item_id``; ``checkpoint_id`` is its vault, when the plan names one). What CBR adds to
+the loop:
+
+- The end is a GONE answer: 404 ``BackupService.6200`` (or the other gone codes, or the 401 "Malformed
+  request url" the client has confirmed). A gateway 404 is NO_SERVICE: retried within the task's time.
+- A plan that names the vault is checked with one look before the DELETE: a backup in another vault is
+  ``failed`` (``vault_mismatch``) and nothing is sent.
+- The capped busy answers (``answers.busy_limit``: 6201, 6112) fail the task once a code came more often
+  than its cap. A 403 DELETE for a backup that a look shows is another project's (shared in, point 9)
+  fails that task alone; any other 403 aborts the run.
+- There is no ``fail_op`` (point 5): a deletion that failed shows only as the backup back in ``available``
+  or in ``error``. The loop re-sends it at most ``MAX_RESENDS`` times; before each re-send the ``delete``
+  operation logs of the backup's vault are read (point 7): a ``failed``/``timeout`` log of this backup
+  since our first DELETE fails the task at once with its ``error_info``. A listing that fails, or finds
+  nothing, gives no verdict.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from worker.engine.answer import Answer, AnswerKind
+from worker.engine.outcomes import Outcome, RunAbort, TaskEnd
+from worker.engine.sighting import Sighting
+from worker.engine.tracking import BaseRules, TaskSpec, TaskState, Verdict, abort_run, end_task
+from worker.services.cbr.answers import busy_limit, full_code
+from worker.services.cbr.client import CbrClient
+from worker.services.cbr.observe import read_backup, read_delete_log
+
+log = structlog.get_logger()
+
+MAX_RESENDS = 3
+"""Re-sends of an accepted DELETE whose deletion fell back (``available``/``error``) before the task fails."""
+LOG_SLACK_S = 2.0
+"""Operation logs created this long before our first DELETE (server time) still count as ours: the ``Date``
+header is whole seconds, and a log is written before the answer goes out."""
+
+
+class CbrRules(BaseRules):
+    """The CBR calls, readings and checks of one run's tasks."""
+
+    max_resends: int | None = MAX_RESENDS
+
+    def __init__(self, client: CbrClient) -> None:
+        self.client = client
+
+    async def send(self, spec: TaskSpec) -> Answer:
+        return await self.client.delete_backup(backup_id(spec))
+
+    async def look(self, spec: TaskSpec, deadline: float) -> Answer:
+        return await self.client.get_backup(backup_id(spec))
+
+    def read(self, spec: TaskSpec, data: Any) -> Sighting:
+        return read_backup(data)
+
+    def busy_cap(self, answer: Answer) -> tuple[str, int] | None:
+        limit = busy_limit(answer)
+        return None if limit is None else (full_code(answer.error_code) or "", limit)
+
+    async def before_first_send(self, task: TaskState) -> TaskEnd | RunAbort | None:
+        """The plan named the backup's vault: look before the DELETE, and refuse a backup in another vault."""
+        expected = task.spec.container_id
+        if not expected:
+            return None
+        answer = await self._look(task)
+        if answer.kind is AnswerKind.GONE:
+            return end_task(task.trace, Outcome.ALREADY_ABSENT)
+        if answer.kind is AnswerKind.FATAL:
+            return abort_run(answer)
+        if answer.kind is not AnswerKind.OK:
+            return None  # no verdict on the vault: the DELETE and its answer decide, as without one
+        actual = str(answer.data.get("vault_id") or "")
+        if actual.lower() != expected.lower():
+            return end_task(task.trace, Outcome.FAILED, code="vault_mismatch", message=(
+                f"the backup is in vault {actual or '(none)'}, not in the plan's vault {expected}; nothing was sent"))
+        task.where = actual
+        return None
+
+    async def refused(self, task: TaskState, answer: Answer) -> TaskEnd | None:
+        """Point 9: a 403 for a backup shared in from another project fails this task, not the run."""
+        if answer.status != 403:
+            return None
+        look = await self._look(task)
+        owner = look.data.get("project_id") if look.kind is AnswerKind.OK else None
+        if not isinstance(owner, str) or not owner or owner.lower() == self.client.project_url.name.lower():
+            return None  # the credentials' own 403: the run aborts
+        return end_task(task.trace, Outcome.FAILED, answer, message=(
+            f"the backup is shared in from project {owner}, not this project's own: "
+            f"{answer.error_msg or 'access denied'}"))
+
+    async def verdict(self, task: TaskState, deadline: float) -> Verdict | None:
+        """The newest ``delete`` log of the backup since our first DELETE, when it says failed (point 7)."""
+        if task.where is None or task.sent_at_server is None:
+            return None
+        since = datetime.fromtimestamp(task.sent_at_server - LOG_SLACK_S, UTC)
+        answer = await self.client.list_operation_logs(
+            deadline=deadline, operation_type="delete", vault_id=task.where,
+            start_time=since.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        if answer.kind is not AnswerKind.OK or not isinstance(answer.data, list):
+            if "oplog_unread" not in task.logged:
+                task.logged.add("oplog_unread")
+                log.info("task_oplog_unread", detail="no operation-log verdict: followed by status only",
+                         kind=str(answer.kind), **answer.log_fields())
+            return None
+        found = read_delete_log(answer.data, backup_id(task.spec), since=since)
+        if found is None or not found.failed:
+            return None
+        return Verdict(found.error_code or "delete_failed",
+                       found.error_message or f"the delete operation log says {found.status}")
+
+    async def _look(self, task: TaskState) -> Answer:
+        async def look() -> Answer:
+            task.trace.polls += 1
+            return await self.client.get_backup(backup_id(task.spec))
+
+        return await task.retried(look)
+
+
+def backup_id(spec: TaskSpec) -> str:
+    if not spec.backup_id:
+        raise ValueError(f"a CBR task needs its backup id as item_id (task {spec.container_id})")
+    return spec.backup_id

@@ -1,0 +1,34 @@
+"""CSBS plans from a retention policy: the listing and the decisions ``plan`` prints and ``delete --policy``
+runs (the keep rules are ``worker.retention.rules``, applied to the project's backups as CSBS lists them)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from worker.errors import UsageError
+from worker.plan import Task
+from worker.retention.policy import Policy
+from worker.retention.rules import Decision, decide, plan_document
+from worker.services.csbs.client import CsbsClient
+from worker.services.planning import applied, listed
+from worker.settings import Settings
+
+
+async def plan_from_policy(client: CsbsClient, settings: Settings, policy: Policy,
+                           explain: str | None) -> tuple[list[Task], list[Decision]]:
+    """List every backup of the project, decide, write ``--explain``, and return the deletion tasks.
+
+    The listing may take as long as one task (``task_timeout``), retrying throttled and transient pages.
+    """
+    if policy.select.uses_vaults:
+        raise UsageError(f"{policy.source}: select.vault_ids and select.vault_names apply to CBR backups; "
+                         "run with --service cbr, or drop them for CSBS")
+    deadline = asyncio.get_running_loop().time() + settings.task_timeout_s
+    backups = listed(await client.list_items(deadline=deadline), "backups")
+    decisions = await applied(policy, explain, lambda: decide(backups, policy))
+    document = plan_document(decisions, settings.project_id)
+    tasks = [Task(entry["checkpoint_id"], item, policy.source, None)
+             for entry in document["deletions"] for item in entry["checkpoint_items"]]
+    return tasks, decisions
+
+
