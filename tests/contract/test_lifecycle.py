@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from tests.contract.conftest import per_service
 from tests.harness import (
     PROJECT,
     TOKEN,
@@ -178,15 +177,7 @@ BUDGET_FLAGS = ["--retry-cap", "0.2", "--request-timeout", "0.5"]
 BUDGET_BOUND_S = 0.2 + 0.5 + 0.5 + 3.0  # the preflight budget, one request in the air at its end, start-up
 
 
-DEAD_OR_GARBAGE = {
-    "csbs": [("closed port",), ("html 200",)],
-    # CBR: not "html 200": its preflight (GET vaults) takes a 200 with an HTML page for a good answer, so
-    # the dry run ends 0 (and a real run goes on to time out); a finding for the CBR client, not this suite.
-    "cbr": [("closed port",)],
-}
-
-
-@per_service(("cloud",), DEAD_OR_GARBAGE)
+@pytest.mark.parametrize("cloud", ["closed port", "html 200"])
 def test_dry_run_against_a_dead_or_garbage_endpoint_ends_within_the_budget(service: Service, cloud: str,
                                                                           worker: Callable[..., Run]) -> None:
     """A dry run obeys the preflight budget: a refused connection or a 200 with HTML is exit 1, soon."""

@@ -30,8 +30,11 @@ def build_authenticator(settings: Settings, redactor: Redactor | None = None) ->
 
 def client_options(settings: Settings, redactor: Redactor | None = None) -> dict[str, Any]:
     """The keywords every service's client takes, from the settings: one HTTP session and one rate limit for
-    the run; ``redactor`` learns every token the sign-in obtains, so none is ever logged or reported."""
+    the run; ``redactor`` learns the settings' secrets and every token the sign-in obtains, so none is ever
+    logged or reported."""
     assert settings.endpoint is not None and settings.project_id is not None
+    if redactor is not None:
+        register_secrets(settings, redactor)
     return {
         "endpoint": settings.endpoint,
         "project_id": settings.project_id,

@@ -93,7 +93,7 @@ class CbrClient(ServiceClient):
     async def check_credentials(self) -> Answer:
         """``GET vaults?limit=1``: OK when these credentials and this project work right now."""
         url = (self.project_url / "vaults").with_query(limit="1")
-        return await self.transport.call("check_credentials", "GET", url, _ignore_body)
+        return await self.transport.call("check_credentials", "GET", url, _pick_page("vaults"))
 
     async def list_page(self, route: str, path: str, *, limit: int, offset: int, **filters: Filter) -> Answer:
         """One page; ``data`` is a ``Page``. The first page sends no ``offset`` (``offset=0`` may be refused)."""

@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 
-from worker.cloud.setup import client_options, register_secrets
+from worker.cloud.setup import client_options
 from worker.engine.adoption import InProgress, matched, skipped
 from worker.engine.answer import AnswerKind
 from worker.engine.preflight import preflight
@@ -38,7 +38,6 @@ class CbrService:
 
     @contextlib.asynccontextmanager
     async def open(self, settings: Settings, redactor: Redactor) -> AsyncIterator[CloudSession]:
-        register_secrets(settings, redactor)
         async with CbrClient(**client_options(settings, redactor)) as client:
             yield CbrSession(client, settings)
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 
 import structlog
 
-from worker.cloud.setup import client_options, register_secrets
+from worker.cloud.setup import client_options
 from worker.engine.adoption import InProgress, matched, skipped
 from worker.engine.answer import AnswerKind
 from worker.engine.preflight import preflight
@@ -40,7 +40,6 @@ class CsbsService:
 
     @contextlib.asynccontextmanager
     async def open(self, settings: Settings, redactor: Redactor) -> AsyncIterator[CloudSession]:
-        register_secrets(settings, redactor)
         async with CsbsClient(provider_id=settings.provider_id, **client_options(settings, redactor)) as client:
             yield CsbsSession(client, settings)
 
