@@ -5,7 +5,8 @@ Run as ``python bench/baseline.py PLAN TIME_FACTOR`` with ``CSBS_ENDPOINT``, ``C
 5 s, 3 s, 6 s and every 10 s after that (Terraform's StateChangeConf: Delay 5 s, MinTimeout 3 s, the
 wait doubling up to 10 s), each scaled by TIME_FACTOR, until the GET answers 404. Terraform also sends the
 DELETE again on every poll; this baseline does not, so its request count is a lower bound. A 429 or 5xx
-answer is sent again after 1 s (scaled), as a careful script would; anything else unexpected stops it.
+answer, and a DELETE answered busy (400 CSBS.2003 or 409: the backup is in use), is sent again after 1 s
+(scaled), as a careful script would; anything else unexpected stops it.
 
 Prints one JSON line: ``{"tasks", "first_submit", "last_end", "requests"}`` (Unix times).
 """
@@ -25,6 +26,7 @@ TERRAFORM_WAITS_S = (5.0, 3.0, 6.0)  # then 10 s for ever
 TERRAFORM_LAST_WAIT_S = 10.0
 RETRY_WAIT_S = 1.0
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
+BUSY_CODE = b"CSBS.2003"  # with 400: something runs on the backup (409 needs no code)
 
 
 class Api:
@@ -39,13 +41,14 @@ class Api:
         self.requests = 0
 
     def call(self, method: str, path: str) -> int:
-        """Send one request, again while throttled or failing; returns the HTTP status."""
+        """Send one request, again while throttled, failing or (a DELETE) busy; returns the HTTP status."""
         while True:
             self.requests += 1
             self.connection.request(method, self.prefix + path, headers=self.headers)
             response = self.connection.getresponse()
-            response.read()
-            if response.status not in RETRYABLE:
+            body = response.read()
+            busy = method == "DELETE" and (response.status == 409 or (response.status == 400 and BUSY_CODE in body))
+            if response.status not in RETRYABLE and not busy:
                 return response.status
             time.sleep(self.retry_wait_s)
 

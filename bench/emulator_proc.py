@@ -5,8 +5,9 @@ Run as ``python bench/emulator_proc.py [--service cbr] CONFIG_JSON``. The config
 ``seed``, ``plan`` (a plain-text plan file whose backups are seeded; may be null: for CSBS
 ``CHECKPOINT_ID ITEM_ID`` per line, for CBR one backup id per line, each seeded as a server backup with
 one disk child), ``random_backups`` and ``servers`` (that many more backups over that many servers, for
-the planner; CBR: over the vaults ``default`` and a policy-named one), and ``service`` (``csbs`` by
-default; ``--service`` wins). Everything is seeded before the port opens.
+the planner; CBR: over the vaults ``default`` and a policy-named one), ``scenario`` (more keys of the
+service's scenario, e.g. ``{"progress_reported": false, "busy_first_deletes": 2}``) and ``service``
+(``csbs`` by default; ``--service`` wins). Everything is seeded before the port opens.
 
 Once listening it prints one JSON line: ``{"endpoint": URL, "control": URL}``. The control URL is a
 second, separate server (no auth, no faults, not counted) whose ``GET /stats`` answers the emulator's
@@ -52,6 +53,7 @@ def build_csbs_emulator(config: dict[str, Any]) -> Emulator:
         tokens={config["token"]: BENCH_USER},
         delete_duration_s=(float(low), float(high)),
         faults=tuple(FaultRule(**rule) for rule in config.get("faults", ())),
+        **config.get("scenario", {}),
     )
     emulator = Emulator(scenario, seed=int(config.get("seed", 0)))
     if config.get("plan"):
@@ -79,6 +81,7 @@ def build_cbr_emulator(config: dict[str, Any]) -> CbrEmulator:
         tokens={config["token"]: BENCH_USER},
         delete_duration_s=(float(low), float(high)),
         faults=tuple(CbrFaultRule(**rule) for rule in config.get("faults", ())),
+        **config.get("scenario", {}),
     )
     emulator = CbrEmulator(scenario, seed=int(config.get("seed", 0)))
     if config.get("plan"):
@@ -127,7 +130,7 @@ def stats_json(emulator: AnyEmulator) -> dict[str, Any]:
     return {
         "requests_by_route": dict(stats.requests_by_route),
         "responses_by_status": {str(k): v for k, v in stats.responses_by_status.items()},
-        "faults_by_kind": dict(stats.faults_by_kind),
+        "faults_by_kind": dict(stats.faults_by_kind),  # busy_first_deletes' answers under "busy-first"
         "max_outstanding": stats.max_outstanding,
         "task_running_seconds": stats.task_running_seconds,
         "tasks_started": stats.tasks_started,

@@ -2,9 +2,10 @@
 
 Usage::
 
-    python bench/run.py --quick          # a shortened run of every scenario (about 2 minutes)
+    python bench/run.py --quick          # a shortened run of every scenario (about 4 minutes)
     python bench/run.py                  # every scenario in full
-    python bench/run.py utilization      # one scenario in full (utilization, overhead, plan_scale, faults)
+    python bench/run.py utilization      # one scenario in full (utilization, overhead, plan_scale, faults,
+                                         #   short, no_progress, busy)
     python bench/run.py --quick faults   # one scenario, shortened
 
 Each scenario starts the CSBS (or CBR) emulator in its own process on loopback (``bench/emulator_proc.py``)
@@ -34,6 +35,24 @@ Scenarios:
 ``faults``
     ``utilization`` with 10 % of all requests answered 500 and 5 % answered 429 (and, in the full run, a
     variant whose 429s carry ``Retry-After``), beside the baseline under the same faults.
+``short``
+    ``utilization``'s figures for deletions of exactly 1 s, then for deletions uniform in 1-10 s (CSBS, CBR,
+    and the baseline on the same durations), scaled by ``SHORT_TIME_FACTOR`` (0.05: 1 s is 50 ms, about 50
+    loopback round trips, so the round trips do not decide the figures). Target: utilization >= 0.80 for 1 s.
+``no_progress``
+    The same for deletions uniform in 5-40 s from a service that reports no progress (the emulator's
+    ``progress_reported: false``: ``extend_info.progress`` stays 0 until the backup is gone), scaled by
+    ``NO_PROGRESS_TIME_FACTOR`` (0.01: 5 s is 50 ms). Target: utilization >= 0.90.
+``busy``
+    ``utilization``'s 30-300 s deletions from a service that answers the first two DELETEs of each backup
+    busy and starts nothing (``busy_first_deletes: 2``: CSBS 400 CSBS.2003, CBR 400 BackupService.6216),
+    scaled by ``Sizes.busy_time_factor``. Besides the usual figures: ``busy_answers`` (those answers, counted
+    by the emulator) and ``requests_per_task_net`` (requests per task without them). Targets: utilization
+    >= 0.96 and ``requests_per_task_net`` <= 4.
+
+Every time factor is printed with its table and is ``time_factor`` in its JSON line. Each run of the
+slot scenarios reports what ``measure_worker_slots`` gives: utilization, requests_per_task, idle and tail
+idle slot time per task, max_outstanding, requests_by_route, the exit code and the report's counts.
 
 Processes are measured by ``bench/measure.py`` (``os.wait4``; it explains why a launcher). For pacing ideas,
 ``bench/pacer_sim.py`` simulates the poll schedule alone in a second.
@@ -51,7 +70,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -70,42 +89,88 @@ SCALED_SETTINGS = ("poll_first", "poll_min", "poll_max", "lag_window", "retry_ba
                    "progress_interval")
 
 TARGETS = {
-    "utilization": ">= 0.95",
-    "requests_per_task": "<= 4",
+    "utilization": ">= 0.96",
+    "requests_per_task": "<= 4",  # everywhere; in ``busy``, not counting the answers it forces busy
     "tasks_per_s": ">= 1000",
     "cpu_ms_per_task": "<= 0.5",
     "plan_1m_s": "<= 30",
     "plan_1m_rss_mb": "<= 300",
     "faults_utilization": ">= 0.90",
     "max_outstanding": "<= 5",  # the emulator's high-water mark of tasks queued or running for the user
+    "short_1s_utilization": ">= 0.80",
+    "no_progress_utilization": ">= 0.90",
+    "busy_utilization": ">= 0.96",
 }
+# Time factors of the scenarios of short deletions: the shortest deletion stays about 50 loopback round trips
+# (~1 ms each) long, so that the round trips do not decide the figures.
+SHORT_TIME_FACTOR = 0.05  # 1 s -> 50 ms
+NO_PROGRESS_TIME_FACTOR = 0.01  # 5 s -> 50 ms
+
+
+@dataclass(frozen=True)
+class Load:
+    """What one measurement of the slots runs: ``tasks`` deletions (the baseline: ``baseline_tasks``) whose
+    server-side durations are uniform in ``duration_s`` (real seconds), scaled by ``time_factor`` like the
+    worker's time settings, against a service with the scenario keys ``switches``."""
+
+    tasks: int
+    baseline_tasks: int
+    time_factor: float
+    duration_s: tuple[float, float] = REAL_DURATION_S
+    switches: Mapping[str, Any] = field(default_factory=dict)
+
+    def scaled_durations(self) -> tuple[float, float]:
+        return self.duration_s[0] * self.time_factor, self.duration_s[1] * self.time_factor
+
+    def about(self) -> str:
+        """The durations and the switches, in words."""
+        low, high = self.duration_s
+        words = [f"server-side durations of {low:g} s" if low == high else
+                 f"server-side durations uniform in {low:g}-{high:g} s"]
+        if self.switches.get("progress_reported") is False:
+            words.append("no progress reported (progress_reported: false)")
+        if self.switches.get("busy_first_deletes"):
+            n = self.switches["busy_first_deletes"]
+            words.append(f"the first {n} DELETEs of each backup answered busy (busy_first_deletes: {n})")
+        return ", ".join(words)
 
 
 @dataclass(frozen=True)
 class Sizes:
-    """How big each scenario is; ``FULL`` as the issue asks, ``QUICK`` to run everything in about 2 minutes."""
+    """How big each scenario is; ``FULL`` as the issue asks, ``QUICK`` to run everything in about 4 minutes."""
 
-    tasks: int  # utilization and faults
-    time_factor: float  # multiplies every real-world duration (tasks, polls, retries, timeouts)
+    tasks: int  # utilization, faults and busy
+    time_factor: float  # multiplies every real-world duration (tasks, polls, retries, timeouts) of the first two
     baseline_tasks: int  # the one-at-a-time baseline takes ~5x longer per task: a subset is enough
     overhead_tasks: int
     baseline_overhead_tasks: int
     plan_entries: tuple[int, ...]
     retry_after_variant: bool  # faults: also run the variant whose 429s carry Retry-After
     planner_backups: int  # plan_scale: backups in the project `plan --policy` lists (CSBS and CBR)
+    busy_time_factor: float  # busy's time_factor (30 s stays 60 ms or more)
+    short_tasks: int  # short (each of its two runs)
+    no_progress_tasks: int
     planner_servers: int = 2000  # ... spread over this many servers (resource ids)
+
+    def load(self) -> Load:
+        """Deletions of 30-300 s: ``tasks`` of them, times ``time_factor``."""
+        return Load(self.tasks, self.baseline_tasks, self.time_factor)
 
 
 FULL = Sizes(tasks=300, time_factor=0.005, baseline_tasks=40, overhead_tasks=20_000, baseline_overhead_tasks=2_000,
-             plan_entries=(100_000, 1_000_000), retry_after_variant=True, planner_backups=100_000)
+             plan_entries=(100_000, 1_000_000), retry_after_variant=True, planner_backups=100_000,
+             busy_time_factor=0.005, short_tasks=400, no_progress_tasks=300)
 # The CSBS emulator sorts all its backups for every page it lists: 100 pages of 1,000 take it about a minute,
 # too long for --quick, which plans a project of 20,000 instead.
 QUICK_PLANNER_BACKUPS = 20_000
 # The end-of-plan tail (slots idle after the last task was taken) depends on which durations come last, so
 # utilization moves by about 1 point with the emulator's seed (full size, seeds 1-3: 0.963, 0.974, 0.977),
-# and the quick run's 200 tasks may read higher or lower than the full run's 300.
+# and the quick run's 200 tasks may read higher or lower than the full run's 300. To keep --quick at about
+# 4 minutes, short and no_progress run 150 tasks there (their tails stay small: their last tasks are short),
+# and busy scales by 0.002 (30 s is 60 ms) instead of 0.003.
 QUICK = Sizes(tasks=200, time_factor=0.003, baseline_tasks=12, overhead_tasks=10_000, baseline_overhead_tasks=1_000,
-              plan_entries=(100_000, 1_000_000), retry_after_variant=False, planner_backups=QUICK_PLANNER_BACKUPS)
+              plan_entries=(100_000, 1_000_000), retry_after_variant=False, planner_backups=QUICK_PLANNER_BACKUPS,
+              busy_time_factor=0.002, short_tasks=150, no_progress_tasks=150)
 
 
 # -- plans -----------------------------------------------------------------------------------------------
@@ -203,12 +268,12 @@ class EmulatorProcess:
 @contextlib.contextmanager
 def emulator(plan: Path | None, duration_s: tuple[float, float] = (0.0, 0.0),
              faults: Sequence[dict[str, Any]] = (), seed: int = 1, service: str = "csbs", random_backups: int = 0,
-             servers: int = 12) -> Iterator[EmulatorProcess]:
+             servers: int = 12, scenario: Mapping[str, Any] | None = None) -> Iterator[EmulatorProcess]:
     """Start an emulator process of ``service`` seeded with the plan's backups (and ``random_backups`` over
-    ``servers`` servers); stop it on leaving."""
+    ``servers`` servers), its scenario with the keys ``scenario`` besides; stop it on leaving."""
     config = {"project_id": PROJECT_ID, "token": TOKEN, "delete_duration_s": list(duration_s),
               "faults": list(faults), "seed": seed, "plan": str(plan) if plan else None,
-              "random_backups": random_backups, "servers": servers}
+              "random_backups": random_backups, "servers": servers, "scenario": dict(scenario or {})}
     process = subprocess.Popen([sys.executable, str(BENCH_DIR / "emulator_proc.py"), "--service", service,
                                 json.dumps(config)], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
     try:
@@ -304,12 +369,18 @@ def _check_clean(run: WorkerRun, what: str) -> None:
 # -- figures and tables ----------------------------------------------------------------------------------
 
 
-def slot_figures(busy_s: float, span_s: float, requests: int, tasks: int, factor: float) -> dict[str, float]:
-    """Utilization of the five slots over ``span_s``, requests per task, and the idle slot time per task
-    in real (unscaled) seconds."""
+def slot_figures(stats: dict[str, Any], span_s: float, tasks: int, factor: float) -> dict[str, Any]:
+    """From the emulator's ``stats``: utilization of the five slots over ``span_s``, requests per task, the
+    DELETEs answered busy by ``busy_first_deletes`` and the requests per task without them, and the idle
+    slot time per task in real (unscaled) seconds."""
+    busy_s = stats["task_running_seconds"]
+    requests = sum(stats["requests_by_route"].values())
+    forced = stats["faults_by_kind"].get("busy-first", 0)
     return {
         "utilization": round(busy_s / (SLOTS * span_s), 4),
         "requests_per_task": round(requests / tasks, 3),
+        "busy_answers": forced,
+        "requests_per_task_net": round((requests - forced) / tasks, 3),
         "idle_slot_s_per_task": round((SLOTS * span_s - busy_s) / tasks / factor, 2),
     }
 
@@ -345,26 +416,25 @@ def emit(scenario: str, figures: dict[str, Any]) -> None:
 # -- measurements ----------------------------------------------------------------------------------------
 
 
-def scaled_durations(factor: float) -> tuple[float, float]:
-    return REAL_DURATION_S[0] * factor, REAL_DURATION_S[1] * factor
+SERVICES = tuple(PLAN_WRITERS)
+"""The services the worker is measured against, each with its own emulator."""
 
 
-def measure_worker_slots(workdir: Path, sizes: Sizes, faults: Sequence[dict[str, Any]] = (),
+def measure_worker_slots(workdir: Path, load: Load, faults: Sequence[dict[str, Any]] = (),
                          service: str = "csbs") -> dict[str, Any]:
-    """Run the worker on ``sizes.tasks`` deletions of scaled 30-300 s against ``service``; its slot figures."""
-    factor = sizes.time_factor
-    plan = PLAN_WRITERS[service](workdir / "plan.txt", sizes.tasks)
-    with emulator(plan, scaled_durations(factor), faults, service=service) as emu:
+    """Run the worker on ``load`` against ``service``; its slot figures."""
+    factor = load.time_factor
+    plan = PLAN_WRITERS[service](workdir / "plan.txt", load.tasks)
+    with emulator(plan, load.scaled_durations(), faults, service=service, scenario=load.switches) as emu:
         run = run_worker(emu, plan, scaled_flags(factor), workdir)
         stats = emu.stats()
     _check_clean(run, f"worker ({service})")
     first, last = run.makespan()
-    requests = sum(stats["requests_by_route"].values())
-    figures = slot_figures(stats["task_running_seconds"], last - first, requests, sizes.tasks, factor)
+    figures = slot_figures(stats, last - first, load.tasks, factor)
     return {
         **figures,
-        "tail_idle_s_per_task": round(run.tail_idle_s() / sizes.tasks / factor, 2),
-        "tasks": sizes.tasks,
+        "tail_idle_s_per_task": round(run.tail_idle_s() / load.tasks / factor, 2),
+        "tasks": load.tasks,
         "makespan_s": round(last - first, 3),
         "server_busy_s": round(stats["task_running_seconds"], 3),
         "server_span_s": round(stats["last_task_end"] - stats["first_task_start"], 3),
@@ -379,11 +449,12 @@ def measure_worker_slots(workdir: Path, sizes: Sizes, faults: Sequence[dict[str,
 
 
 def run_baseline(workdir: Path, tasks: int, factor: float, duration_s: tuple[float, float],
-                 faults: Sequence[dict[str, Any]] = ()) -> tuple[dict[str, Any], Finished, dict[str, Any]]:
+                 faults: Sequence[dict[str, Any]] = (),
+                 scenario: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], Finished, dict[str, Any]]:
     """Run ``bench/baseline.py`` on ``tasks`` deletions; (its result line, its process, emulator stats)."""
     plan = write_plan(workdir / "baseline-plan.txt", tasks)
     out = workdir / "baseline.json"
-    with emulator(plan, duration_s, faults) as emu:
+    with emulator(plan, duration_s, faults, scenario=scenario) as emu:
         finished = run_process([sys.executable, str(BENCH_DIR / "baseline.py"), str(plan), f"{factor:g}"],
                                emu.env(), stdout=out)
         stats = emu.stats()
@@ -392,15 +463,24 @@ def run_baseline(workdir: Path, tasks: int, factor: float, duration_s: tuple[flo
     return json.loads(out.read_text()), finished, stats
 
 
-def measure_baseline_slots(workdir: Path, sizes: Sizes, faults: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
-    """The one-at-a-time Terraform-like loop on ``sizes.baseline_tasks`` deletions; its slot figures."""
-    factor = sizes.time_factor
-    result, _, stats = run_baseline(workdir, sizes.baseline_tasks, factor, scaled_durations(factor), faults)
+def measure_baseline_slots(workdir: Path, load: Load, faults: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """The one-at-a-time Terraform-like loop (CSBS) on ``load.baseline_tasks`` deletions; its slot figures."""
+    factor = load.time_factor
+    result, _, stats = run_baseline(workdir, load.baseline_tasks, factor, load.scaled_durations(), faults,
+                                    load.switches)
     span = result["last_end"] - result["first_submit"]
-    requests = sum(stats["requests_by_route"].values())
-    figures = slot_figures(stats["task_running_seconds"], span, requests, result["tasks"], factor)
+    figures = slot_figures(stats, span, result["tasks"], factor)
     return {**figures, "tail_idle_s_per_task": 0.0, "tasks": result["tasks"], "makespan_s": round(span, 3),
-            "max_outstanding": max(stats["max_outstanding"].values()), "faults_by_kind": stats["faults_by_kind"]}
+            "max_outstanding": max(stats["max_outstanding"].values()), "requests_by_route": stats["requests_by_route"],
+            "faults_by_kind": stats["faults_by_kind"]}
+
+
+def measure_slots(workdir: Path, load: Load) -> dict[str, dict[str, Any]]:
+    """The worker against each service, then the baseline, on ``load``: their figures by service (and
+    ``baseline``)."""
+    runs = {service: measure_worker_slots(workdir, load, service=service) for service in SERVICES}
+    runs["baseline"] = measure_baseline_slots(workdir, load)
+    return runs
 
 
 # -- scenarios -------------------------------------------------------------------------------------------
@@ -408,43 +488,102 @@ def measure_baseline_slots(workdir: Path, sizes: Sizes, faults: Sequence[dict[st
 
 SLOT_ROWS = ("tasks", "makespan_s", "utilization", "requests_per_task", "idle_slot_s_per_task",
              "tail_idle_s_per_task", "max_outstanding")
+BUSY_ROWS = (*SLOT_ROWS[:4], "busy_answers", "requests_per_task_net", *SLOT_ROWS[4:])
+RUN_TITLES = {"csbs": "worker (CSBS)", "cbr": "worker (CBR)", "baseline": "baseline (1 at a time)"}
+CBR_NOTE = ("worker (CBR): --service cbr against the CBR emulator, the same durations and settings; a plain-text "
+            "plan of backup ids, each a server backup with one disk child (one task each); the baseline is CSBS")
 
 
-def slot_notes(sizes: Sizes) -> list[str]:
-    f = sizes.time_factor
+def slot_notes(load: Load) -> list[str]:
+    f = load.time_factor
     return [
-        f"server-side durations uniform in 30-300 s, times {f:g}; the worker's time settings "
-        f"({', '.join(SCALED_SETTINGS)}) at their defaults times {f:g}; the baseline's waits too",
+        f"{load.about()}, times {f:g}; the worker's time settings ({', '.join(SCALED_SETTINGS)}) at their "
+        f"defaults times {f:g}; the baseline's waits too",
         "makespan: first DELETE sent -> last end seen, from the worker's report (one clock; what the user waits "
         "for once deleting starts; start-up, plan reading and preflight excluded)",
         "utilization = server-side running time summed over tasks (emulator) / (5 x makespan); "
         "requests_per_task = requests the emulator received (preflight included) / tasks",
         "idle_slot_s_per_task: unused slot time per task in real (unscaled) seconds; tail_idle: the part after the "
         "last task was taken (slots with nothing left to do, inherent to a plan's end)",
-        f"baseline: one backup at a time, Terraform's polling (bench/baseline.py), on {sizes.baseline_tasks} tasks "
+        f"baseline: one backup at a time, Terraform's polling (bench/baseline.py), on {load.baseline_tasks} tasks "
         "(it needs ~5x the time per task)",
     ]
 
 
+def print_slots(title: str, runs: Mapping[str, dict[str, Any]], targets: Mapping[str, str],
+                rows: Sequence[str] = SLOT_ROWS, notes: Sequence[str] = ()) -> None:
+    """The table of ``measure_slots``' runs: a row per figure, a column per run, the target last; then what
+    the emulator received, and the worker's exit code and counts (the baseline stops at any failure)."""
+    table = [[key, *(run.get(key) for run in runs.values()), targets.get(key, "")] for key in rows]
+    table.append(["requests_by_route", *(_routes(run["requests_by_route"]) for run in runs.values()), ""])
+    table.append(["exit_code", *(run.get("exit_code", "") for run in runs.values()), ""])
+    table.append(["counts", *(_routes({k: n for k, n in (run.get("counts") or {}).items() if n})
+                              for run in runs.values()), ""])
+    print_table(title, ["figure", *(RUN_TITLES[who] for who in runs), "target"], table, notes)
+
+
+def run_figures(prefix: str, runs: Mapping[str, dict[str, Any]],
+                keys: Sequence[str] = ("utilization", "requests_per_task")) -> dict[str, Any]:
+    """The headline figures of each run: ``{prefix}utilization``, ``{prefix}cbr_utilization``,
+    ``{prefix}baseline_utilization``, and so on for each of ``keys``."""
+    return {f"{prefix}{'' if who == 'csbs' else who + '_'}{key}": run[key]
+            for who, run in runs.items() for key in keys}
+
+
 def scenario_utilization(workdir: Path, sizes: Sizes) -> dict[str, Any]:
     """Slot utilization and requests per task of the worker (CSBS, then CBR), beside the one-at-a-time baseline."""
-    worker = measure_worker_slots(workdir, sizes)
-    cbr = measure_worker_slots(workdir, sizes, service="cbr")
-    baseline = measure_baseline_slots(workdir, sizes)
-    rows = [[key, worker[key], cbr[key], baseline[key], TARGETS.get(key, "")] for key in SLOT_ROWS]
-    rows.append(["requests_by_route", _routes(worker["requests_by_route"]), _routes(cbr["requests_by_route"]), "",
-                 ""])
-    notes = [*slot_notes(sizes),
-             "worker (CBR): --service cbr against the CBR emulator, the same durations and settings; a plain-text "
-             "plan of backup ids, each a server backup with one disk child (one task each); the baseline is CSBS"]
-    print_table("utilization", ["figure", "worker (CSBS)", "worker (CBR)", "baseline (1 at a time)", "target"], rows,
-                notes)
-    figures = {"utilization": worker["utilization"], "requests_per_task": worker["requests_per_task"],
-               "cbr_utilization": cbr["utilization"], "cbr_requests_per_task": cbr["requests_per_task"],
-               "baseline_utilization": baseline["utilization"],
-               "baseline_requests_per_task": baseline["requests_per_task"],
-               "time_factor": sizes.time_factor, "worker": worker, "cbr": cbr, "baseline": baseline}
+    load = sizes.load()
+    runs = measure_slots(workdir, load)
+    print_slots(f"utilization (time factor {load.time_factor:g})", runs, TARGETS, notes=[*slot_notes(load), CBR_NOTE])
+    figures = {**run_figures("", runs), "time_factor": load.time_factor,
+               "worker": runs["csbs"], "cbr": runs["cbr"], "baseline": runs["baseline"]}
     emit("utilization", figures)
+    return figures
+
+
+def scenario_short(workdir: Path, sizes: Sizes) -> dict[str, Any]:
+    """Deletions of exactly 1 s, then uniform in 1-10 s: can the worker keep the slots busy when the next
+    end is a second away?"""
+    loads = {"1s": Load(sizes.short_tasks, sizes.baseline_tasks, SHORT_TIME_FACTOR, (1.0, 1.0)),
+             "1_10s": Load(sizes.short_tasks, sizes.baseline_tasks, SHORT_TIME_FACTOR, (1.0, 10.0))}
+    figures: dict[str, Any] = {"time_factor": SHORT_TIME_FACTOR}
+    for name, load in loads.items():
+        runs = measure_slots(workdir, load)
+        targets = {**TARGETS, "utilization": TARGETS.get(f"short_{name}_utilization", "")}
+        print_slots(f"short: {load.about()} (time factor {load.time_factor:g})", runs, targets,
+                    notes=[*slot_notes(load), CBR_NOTE])
+        figures.update({**run_figures(f"short_{name}_", runs), name: runs})
+    emit("short", figures)
+    return figures
+
+
+def scenario_no_progress(workdir: Path, sizes: Sizes) -> dict[str, Any]:
+    """Deletions uniform in 5-40 s from a service that reports no progress: the worker cannot estimate ends."""
+    load = Load(sizes.no_progress_tasks, sizes.baseline_tasks, NO_PROGRESS_TIME_FACTOR, (5.0, 40.0),
+                {"progress_reported": False})
+    runs = measure_slots(workdir, load)
+    targets = {**TARGETS, "utilization": TARGETS["no_progress_utilization"]}
+    print_slots(f"no_progress (time factor {load.time_factor:g})", runs, targets,
+                notes=[*slot_notes(load), CBR_NOTE])
+    figures = {**run_figures("no_progress_", runs), "time_factor": load.time_factor, **runs}
+    emit("no_progress", figures)
+    return figures
+
+
+def scenario_busy(workdir: Path, sizes: Sizes) -> dict[str, Any]:
+    """``utilization``'s 30-300 s deletions, the first two DELETEs of each backup answered busy."""
+    load = Load(sizes.tasks, sizes.baseline_tasks, sizes.busy_time_factor, switches={"busy_first_deletes": 2})
+    runs = measure_slots(workdir, load)
+    targets = {**TARGETS, "utilization": TARGETS["busy_utilization"], "requests_per_task": "",
+               "requests_per_task_net": TARGETS["requests_per_task"]}
+    notes = [*slot_notes(load)[:1],
+             "busy_answers: DELETEs the emulator answered busy because of busy_first_deletes (CSBS: 400 CSBS.2003; "
+             "CBR: 400 BackupService.6216); requests_per_task_net = (requests - busy_answers) / tasks",
+             "the baseline sends a busy DELETE again after 1 s (scaled)", *slot_notes(load)[1:], CBR_NOTE]
+    print_slots(f"busy (time factor {load.time_factor:g})", runs, targets, BUSY_ROWS, notes)
+    figures = {**run_figures("busy_", runs, ("utilization", "requests_per_task", "requests_per_task_net")),
+               "time_factor": load.time_factor, **runs}
+    emit("busy", figures)
     return figures
 
 
@@ -461,17 +600,18 @@ def fault_variants(sizes: Sizes) -> dict[str, list[dict[str, Any]]]:
 
 def scenario_faults(workdir: Path, sizes: Sizes) -> dict[str, Any]:
     """``utilization`` with 10 % 500s and 5 % 429s on every route (and a Retry-After variant in full)."""
+    load = sizes.load()
     variants = fault_variants(sizes)
-    results = {name: measure_worker_slots(workdir, sizes, rules) for name, rules in variants.items()}
+    results = {name: measure_worker_slots(workdir, load, rules) for name, rules in variants.items()}
     first_name, first_rules = next(iter(variants.items()))
-    baseline = measure_baseline_slots(workdir, sizes, first_rules)
+    baseline = measure_baseline_slots(workdir, load, first_rules)
     rows = [[f"worker, {name}", r["utilization"], r["requests_per_task"], r["idle_slot_s_per_task"],
              r["max_outstanding"], _routes(r["faults_by_kind"]), r["exit_code"]] for name, r in results.items()]
     rows.append([f"baseline, {first_name}", baseline["utilization"], baseline["requests_per_task"],
                  baseline["idle_slot_s_per_task"], baseline["max_outstanding"], _routes(baseline["faults_by_kind"]), 0])
     notes = [f"target: worker utilization {TARGETS['faults_utilization']}; rates are per request, every route "
              "(preflight, DELETE, GET); 429-retry-after carries Retry-After: 1 s (scaled)",
-             "the baseline sends a 429/5xx request again after 1 s (scaled)", *slot_notes(sizes)[:3]]
+             "the baseline sends a 429/5xx request again after 1 s (scaled)", *slot_notes(load)[:3]]
     print_table("faults", ["run", "utilization", "requests_per_task", "idle_slot_s_per_task", "max_outstanding",
                            "faults fired", "exit"], rows, notes)
     headline = results[first_name]
@@ -612,6 +752,9 @@ SCENARIOS = {
     "overhead": scenario_overhead,
     "plan_scale": scenario_plan_scale,
     "faults": scenario_faults,
+    "short": scenario_short,
+    "no_progress": scenario_no_progress,
+    "busy": scenario_busy,
 }
 HEADLINE = {  # the figure -> the scenario that measures it
     "utilization": "utilization", "requests_per_task": "utilization", "baseline_utilization": "utilization",
@@ -620,13 +763,19 @@ HEADLINE = {  # the figure -> the scenario that measures it
     "cbr_utilization": "utilization", "cbr_requests_per_task": "utilization",
     "planner_100k_csbs_s": "plan_scale", "planner_100k_csbs_rss_mb": "plan_scale",
     "planner_100k_cbr_s": "plan_scale", "planner_100k_cbr_rss_mb": "plan_scale",
+    **{f"{prefix}{who}{figure}": scenario
+       for scenario, prefix in (("short", "short_1s_"), ("short", "short_1_10s_"), ("no_progress", "no_progress_"),
+                                ("busy", "busy_"))
+       for who in ("", "cbr_", "baseline_")
+       for figure in ("utilization", "requests_per_task")},
+    "busy_requests_per_task_net": "busy", "busy_cbr_requests_per_task_net": "busy",
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Benchmarks of csbs-worker against the CSBS emulator.")
+    parser = argparse.ArgumentParser(description="Benchmarks of csbs-worker against the CSBS and CBR emulators.")
     parser.add_argument("scenario", nargs="?", choices=list(SCENARIOS), help="run only this scenario (default: all)")
-    parser.add_argument("--quick", action="store_true", help="shortened sizes (all four in about 2 minutes)")
+    parser.add_argument("--quick", action="store_true", help="shortened sizes (all seven in about 4 minutes)")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     names = [args.scenario] if args.scenario else list(SCENARIOS)

@@ -50,7 +50,8 @@ def _counters(progress: RunProgress) -> Text:
     line.append(f"done {done}", style="green")
     line.append("  ")
     line.append(f"failed {failed}", style="red" if failed else "")
-    line.append(f"  in flight {progress.in_flight}  {progress.rate_per_s() * 60:.1f}/min  "
+    aside = f"  busy, aside {progress.aside}" if progress.aside else ""
+    line.append(f"  in flight {progress.in_flight}{aside}  {progress.rate_per_s() * 60:.1f}/min  "
                 f"ETA {clock(progress.eta_s())}")
     return line
 

@@ -18,7 +18,7 @@ def progress_fields(progress: RunProgress) -> dict[str, object]:
     fields: dict[str, object] = {str(outcome): progress.ended[outcome] for outcome in Outcome
                                  if outcome is not Outcome.NOT_ATTEMPTED}
     eta = progress.eta_s()
-    fields.update(total=progress.total, finished=progress.finished, in_flight=progress.in_flight,
+    fields.update(total=progress.total, finished=progress.finished, in_flight=progress.in_flight, aside=progress.aside,
                   rate_per_min=round(progress.rate_per_s() * 60, 2), eta_s=round(eta) if eta is not None else None)
     return fields
 

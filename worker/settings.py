@@ -210,8 +210,10 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("pushgateway_job", str, "csbs-worker", "job label of the pushed metrics"),
     SettingSpec("progress_interval", _positive_float, 30.0, "seconds between progress events off a terminal",
                 "progress_interval_s"),
-    SettingSpec("poll_first", _seconds, 5.0, "seconds before the first look at a new task", "poll_first_s"),
-    SettingSpec("poll_min", _positive_float, 2.0, "shortest pause between looks at a task", "poll_min_s"),
+    SettingSpec("poll_first", _seconds, 1.0, "seconds before the first look at a new task, until the run has "
+                "seen tasks end (then learned from their durations)", "poll_first_s"),
+    SettingSpec("poll_min", _positive_float, 1.0, "shortest pause between looks at a task (the floor of the "
+                "learned pace)", "poll_min_s"),
     SettingSpec("poll_max", _positive_float, 60.0, "longest pause between looks without progress to go by "
                 "(a progress estimate may wait 5 times this)", "poll_max_s"),
     SettingSpec("lag_window", _seconds, 60.0, "seconds a backup may still look untouched after its DELETE",

@@ -32,8 +32,8 @@ def test_ghost_accept_is_deleted(delete_mode: str, worker: Callable[..., Run]) -
 
 @pytest.mark.parametrize("over_limit", ["2003", "6216", "409", "429"])
 def test_busy_answers_past_the_providers_limit_are_followed(over_limit: str, worker: Callable[..., Run]) -> None:
-    """A CBR that runs two deletions per user and refuses the third with CSBS.2003, 6216, 409 or 429: the
-    refused tasks are followed and sent again, never failed, and all end deleted."""
+    """A CBR that runs two deletions per user and refuses the third with CSBS.2003, 6216, 409 or 429: a
+    refused task steps aside (busy) or retries (429), is sent again, never failed, and all end deleted."""
     with cbr_emulator_on_loopback(deletions_per_user=2, over_limit=over_limit, delete_duration_s=(0.1, 0.2)) as served:
         ids = seed(served, 6)
         run = worker(["delete", *CBR, "-"], cloud_env(served.url), stdin=text_plan(ids))
@@ -46,14 +46,15 @@ def test_busy_answers_past_the_providers_limit_are_followed(over_limit: str, wor
     if over_limit == "429":
         assert run.named("request_retry")
     else:
-        assert run.named("task_busy")
+        assert run.named("task_stepped_aside") and not run.named("task_busy")
 
 
 @pytest.mark.parametrize("repeat", ["2003", "409", "204"])
 def test_repeated_delete_answers_are_followed(repeat: str, worker: Callable[..., Run]) -> None:
     """A backup already being deleted that the run could not adopt (its listing of deletions in progress
-    was refused): CBR's answer to the repeated DELETE (busy CSBS.2003, 409, or a second 204) is followed to
-    the end, and the task is deleted."""
+    was refused). A second 204 is followed to the end (deleted). A busy answer (CSBS.2003, 409) started
+    nothing of ours: the task steps aside and comes back until the backup is gone, already absent (the
+    earlier deletion, not ours, removed it)."""
     skip_adoption = CbrFaultRule("list_backups", "403", times=1)
     with cbr_emulator_on_loopback(repeat_delete=repeat, delete_duration_s=(0.4, 0.5),
                                   faults=(skip_adoption,)) as served:
@@ -62,11 +63,14 @@ def test_repeated_delete_answers_are_followed(repeat: str, worker: Callable[...,
         run = worker(["delete", *CBR, "-"], cloud_env(served.url), stdin=text_plan(ids))
         sent = dict(served.emulator.stats.deletes_by_target)
     assert run.code == 0
-    assert outcomes(run) == dict.fromkeys(ids, "deleted")
     assert run.named("adoption_skipped")
-    assert sent[ids[0]] == 2
-    if repeat != "204":
-        assert [e["backup_id"] for e in run.named("task_busy")] == [ids[0]]
+    if repeat == "204":
+        assert outcomes(run) == dict.fromkeys(ids, "deleted")
+        assert sent[ids[0]] == 2
+    else:
+        assert outcomes(run) == {ids[0]: "already_absent", ids[1]: "deleted"}
+        assert sent[ids[0]] >= 2
+        assert {e["backup_id"] for e in run.named("task_stepped_aside")} == {ids[0]}
 
 
 @pytest.mark.parametrize("status", [200, 202])

@@ -61,6 +61,23 @@ def test_delete_applied_but_answered_500_is_deleted(service: Service, worker: Ca
     assert left == []
 
 
+def test_busy_first_deletes_step_aside_and_every_backup_is_deleted(service: Service,
+                                                                    worker: Callable[..., Run]) -> None:
+    """A service that answers the first two DELETEs of each backup busy, starting nothing: each task steps
+    aside twice (no slot held, no look while aside), comes back, and is deleted with its third DELETE;
+    never more than five outstanding."""
+    with service.serve(busy_first_deletes=2, delete_duration_s=(0.1, 0.3)) as cloud:
+        backups = cloud.seed(8)
+        run = worker(["delete", *service.flags, "-"], cloud_env(cloud.url), stdin=service.text_plan(backups))
+        sent, high, busy = cloud.sent(), cloud.high_water(), cloud.fired("busy-first")
+    assert run.code == 0
+    assert service.outcomes(run) == {b.key: "deleted" for b in backups}
+    assert sent == {b.key: 3 for b in backups} and busy == 16
+    assert high <= 5
+    assert len(run.named("task_stepped_aside")) == 16 and run.named("task_busy") == []
+    assert run.report is not None and {row["attempts"] for row in run.report["results"]} == {3}
+
+
 @pytest.mark.parametrize("busy_mode", ["400", "409"])
 def test_adopted_deletion_is_followed_not_failed(service: Service, busy_mode: str, worker: Callable[..., Run]) -> None:
     """A backup already being deleted when the run starts is adopted: followed to its end, no DELETE sent

@@ -33,6 +33,21 @@ def test_coarse_progress_looks_at_the_earliest_possible_end() -> None:
     assert delay == pytest.approx(5.0 * 100 / 3 - 5.0)
 
 
+@pytest.mark.parametrize(("elapsed", "progress", "edge"), [
+    (43.0, 14, "early"),  # the end lies between 286.7 s and 307.1 s: a 20 s window, wider than min_s
+    (1.5, 14, "late"),  # between 10.0 s and 10.7 s: within min_s (2 s), one look at its late edge sees it
+    (43.0, 20, "late"),  # from 20 % the window is at most 5 %: the late edge
+    (1.5, 9, "early"),  # below 10 % the early edge, however narrow
+])
+def test_between_10_and_20_percent_the_window_in_seconds_decides(elapsed: float, progress: int, edge: str) -> None:
+    """A first look learned late (tens of seconds into a long deletion) sees 10-20 %: aiming at the late edge
+    of so wide a window would come up to 7 % of the deletion late, so the pacer looks at its early edge first,
+    unless the window is no wider than min_s."""
+    early, late = elapsed * 100 / (progress + 1), elapsed * 100 / progress
+    expected = (late * Pacer.LATE_MARGIN if edge == "late" else early) - elapsed
+    assert Pacer(TIMING, 0.0).next_delay(elapsed, running(progress)) == pytest.approx(max(expected, TIMING.min_s))
+
+
 def test_the_late_edge_is_never_before_the_true_end() -> None:
     """For every true duration and look time, a look at the late edge comes at or after the true end."""
     for duration in (30.0, 61.0, 165.0, 299.0):

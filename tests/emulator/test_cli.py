@@ -68,6 +68,22 @@ def test_flags_override_the_scenario_file(tmp_path):
     assert [f.route for f in s.faults] == ["list", "count"]
 
 
+@pytest.mark.parametrize("service", ["csbs", "cbr"])
+def test_no_progress_and_busy_first_deletes_flags_for_both_services(service, tmp_path):
+    """--no-progress and --busy-first-deletes N set both faces' switches, over the file's values; without
+    them the scenario's (default: progress reported, no busy DELETEs) stand."""
+    plain = build_scenario(parse("--service", service))
+    assert (plain.progress_reported, plain.busy_first_deletes) == (True, 0)
+    s = build_scenario(parse("--service", service, "--no-progress", "--busy-first-deletes", "2"))
+    assert (s.progress_reported, s.busy_first_deletes) == (False, 2)
+    path = tmp_path / "s.yaml"
+    path.write_text("project_id: P\nprogress_reported: false\nbusy_first_deletes: 3\n", encoding="utf-8")
+    s = build_scenario(parse("--service", service, "--scenario", str(path), "--busy-first-deletes", "0"))
+    assert (s.progress_reported, s.busy_first_deletes) == (False, 0)
+    with pytest.raises(ScenarioError, match="busy_first_deletes"):
+        build_scenario(parse("--service", service, "--busy-first-deletes", "-1"))
+
+
 @pytest.mark.parametrize("argv", [("--fault", "delete:teapot"), ("--fault", "list:500:often=1"),
                                   ("--user", "u"), ("--ak", "AK")])
 def test_bad_options_are_scenario_errors(argv):

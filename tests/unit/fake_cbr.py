@@ -44,7 +44,18 @@ from typing import Any
 
 import yarl
 
-from tests.unit.fake_cloud import FOREVER, Call, Landed, Phase, Scripted, available, gone, running, status
+from tests.unit.fake_cloud import (
+    FOREVER,
+    Call,
+    Landed,
+    Phase,
+    Scripted,
+    available,
+    gone,
+    most_outstanding,
+    running,
+    status,
+)
 from tests.virtual_time import VirtualClock
 from worker.engine.answer import Answer, AnswerKind
 from worker.services.cbr.answers import MALFORMED_URL, classify
@@ -166,6 +177,7 @@ class FakeCbr:
         self.logs: list[OpLog] = []
         self.log_answers: list[Answer] = []
         self.log_forever: Answer | None = None
+        self.listing_answers: list[Answer] = []  # scripted answers of the sweep's listing, in order
         self.log_queries: list[LogQuery] = []
         self.calls: list[Call] = []
 
@@ -205,6 +217,17 @@ class FakeCbr:
         return self._answer("get_backup", backup_id,
                             not_found() if body is None else Answer(AnswerKind.OK, 200, data=body))
 
+    async def list_backups(self, *, deadline: float | None = None, **filters: Any) -> Answer:
+        """The sweep's listing: the backups whose status is one of ``status`` (a list), as GET shows them."""
+        assert set(filters) == {"status"}, f"unexpected listing {filters}"
+        target = "status=" + "|".join(filters["status"])
+        if self.listing_answers:
+            return self._answer("list_backups", target, self.listing_answers.pop(0))
+        now = self.clock.now()
+        rows = [body for backup in self.backups.values()
+                if (body := self._body(backup, now)) is not None and body["status"] in filters["status"]]
+        return self._answer("list_backups", target, Answer(AnswerKind.OK, 200, data=rows))
+
     async def list_operation_logs(self, *, deadline: float | None = None, **filters: str) -> Answer:
         now = self.clock.now()
         self.log_queries.append(LogQuery(now, dict(filters), deadline))
@@ -236,14 +259,8 @@ class FakeCbr:
         return [query.at for query in self.log_queries]
 
     def max_outstanding(self) -> int:
-        """The most backups outstanding at once, from the calls alone: a backup is outstanding from the first
-        call about it to the last (operation-log listings aside)."""
-        spans: dict[str, list[int]] = {}
-        for call in self.calls:
-            if call.op != "list_operation_logs":
-                spans.setdefault(call.target, [call.seq, call.seq])[1] = call.seq
-        return max((sum(first <= seq <= last for first, last in spans.values())
-                    for seq in range(len(self.calls))), default=0)
+        """The most backups outstanding at once (``most_outstanding``); operation-log listings aside."""
+        return most_outstanding(call for call in self.calls if call.op != "list_operation_logs")
 
     # -- the service ------------------------------------------------------------------------------
 
@@ -283,11 +300,12 @@ class FakeCbr:
         if phase.status == "gone":
             return None
         progress = 0
-        if phase.status == "deleting" and math.isfinite(phase.seconds):
+        if phase.status == "deleting" and math.isfinite(phase.seconds) and not phase.silent:
             progress = int(100 * (now - start) / phase.seconds)
         body: dict[str, Any] = {"id": backup.backup_id, "name": f"backup-{backup.backup_id}",
                                 "status": phase.status, "project_id": backup.project_id,
-                                "checkpoint_id": f"cp-{backup.backup_id}", "extend_info": {"progress": progress}}
+                                "checkpoint_id": f"cp-{backup.backup_id}", "extend_info": {"progress": progress},
+                                "updated_at": _cbr_time(self._wall(start))}
         if backup.vault_id is not None:
             body["vault_id"] = backup.vault_id
         return body

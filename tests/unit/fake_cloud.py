@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from tests.virtual_time import VirtualClock
 from worker.engine.answer import Answer, AnswerKind
@@ -49,6 +49,7 @@ class Phase:
     busy: bool = False  # a DELETE now is answered 400 CSBS.2003
     fail_code: str | None = None
     fail_reason: str | None = None
+    silent: bool = False  # a service that reports no progress: 0 % all along
 
 
 def available(seconds: float = FOREVER) -> Phase:
@@ -63,8 +64,8 @@ def queued(seconds: float = FOREVER) -> Phase:
     return Phase("waiting_delete", seconds, busy=True)
 
 
-def running(seconds: float = FOREVER) -> Phase:
-    return Phase("deleting", seconds, busy=True)
+def running(seconds: float = FOREVER, *, silent: bool = False) -> Phase:
+    return Phase("deleting", seconds, busy=True, silent=silent)
 
 
 def gone() -> Phase:
@@ -173,6 +174,7 @@ class FakeCloud:
         self.clock = clock
         self.latency_s = latency_s
         self.dated = dated  # answers carry a Date header (server_time)
+        self.page_size = 1000  # as CsbsClient's: the sweep's one page
         self.backups: dict[str, Backup] = {}
         self.calls: list[Call] = []
         self.listing_answers: list[Answer] = []  # answers that replace those of listings by status, in order
@@ -207,6 +209,11 @@ class FakeCloud:
         self._crash([backup], "read", "get_item", item_id)
         return await self._answer("get_item", item_id, self._read([backup], single=True))
 
+    async def list_page(self, *, limit: int, marker: str | None = None, **filters: str) -> Answer:
+        """The sweep's listing: one page (every backup fits in it here)."""
+        assert marker is None
+        return await self.list_items(deadline=None, **filters)
+
     async def list_items(self, *, deadline: float | None = None, **filters: str) -> Answer:
         target = ",".join(f"{key}={value}" for key, value in sorted(filters.items()))
         if set(filters) == {"checkpoint_id"}:
@@ -234,14 +241,8 @@ class FakeCloud:
         return [call.at for call in self.calls_of(target, "get_item", "list_items")]
 
     def max_outstanding(self) -> int:
-        """The most tasks outstanding at once, from the calls alone: a task is outstanding from the first
-        call about it (its DELETE, or the first look at an adopted or foreign deletion) to the last."""
-        spans: dict[str, list[int]] = {}
-        for call in self.calls:
-            if "=" not in call.target:  # not a listing of the deletions in progress
-                spans.setdefault(call.target, [call.seq, call.seq])[1] = call.seq
-        return max((sum(first <= seq <= last for first, last in spans.values())
-                    for seq in range(len(self.calls))), default=0)
+        """The most tasks outstanding at once (``most_outstanding``); listings of what is in progress aside."""
+        return most_outstanding(call for call in self.calls if "=" not in call.target)
 
     # -- the service ------------------------------------------------------------------------------
 
@@ -302,7 +303,7 @@ class FakeCloud:
         if phase.status == "gone":
             return None
         progress = 0
-        if phase.status == "deleting" and math.isfinite(phase.seconds):
+        if phase.status == "deleting" and math.isfinite(phase.seconds) and not phase.silent:
             progress = int(100 * (now - segment.start) / phase.seconds)
         extend: dict[str, Any] = {"progress": progress, "taskid": segment.task_id,
                                   "fail_op": "delete" if phase.fail_code is not None else "",
@@ -339,3 +340,30 @@ def _csbs_time(posix: float) -> str:
     """A time as CSBS writes it: UTC, no zone designator."""
     return datetime.fromtimestamp(posix, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
+
+class _Called(Protocol):
+    @property
+    def seq(self) -> int: ...
+
+    @property
+    def op(self) -> str: ...
+
+    @property
+    def target(self) -> str: ...
+
+    @property
+    def answer(self) -> Answer: ...
+
+
+def most_outstanding(calls: Iterable[_Called]) -> int:
+    """The most tasks outstanding at once, from the calls alone: a task is outstanding from the first call
+    about it (its DELETE, or the first look at an adopted or foreign deletion) to the last; a DELETE answered
+    busy started nothing (the task stepped aside), so it does not open a span."""
+    spans: dict[str, list[int]] = {}
+    seqs: list[int] = []
+    for call in calls:
+        seqs.append(call.seq)
+        refused = call.op.startswith("delete") and call.answer.kind is AnswerKind.BUSY
+        if not (refused and call.target not in spans):
+            spans.setdefault(call.target, [call.seq, call.seq])[1] = call.seq
+    return max((sum(first <= seq <= last for first, last in spans.values()) for seq in seqs), default=0)

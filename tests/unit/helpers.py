@@ -19,7 +19,7 @@ from worker.engine.pacing import PollTiming
 from worker.engine.report import Results
 from worker.engine.retry import RetryPolicy
 from worker.engine.scheduler import Scheduler
-from worker.engine.tracking import Ending, TaskRunner, TaskSpec, TaskTrace, TrackingPolicy
+from worker.engine.tracking import Ending, StepAside, TaskRunner, TaskSpec, TaskTrace, TrackingPolicy
 from worker.plan import Task
 from worker.services.csbs.client import CsbsClient
 from worker.services.csbs.rules import CsbsRules
@@ -30,8 +30,10 @@ CLOCK = VirtualClock()
 
 # Looks every 10 s while nothing moves (5 s after a DELETE for the first), so instants are easy to read.
 TIMING = PollTiming(first_s=5.0, min_s=10.0, max_s=10.0)
+# Each task looks for itself (sweeps are pinned by tests of their own: test_sweep.py).
 POLICY = TrackingPolicy(task_timeout_s=600.0, lag_window_s=60.0, timing=TIMING,
-                        retry=RetryPolicy(base_s=1.0, cap_s=60.0), look_budget_s=120.0)
+                        retry=RetryPolicy(base_s=1.0, cap_s=60.0), look_budget_s=120.0, sweeps=False)
+STEP_ASIDE_RNG = 1.0  # the jitter of a busy step-aside at its top: back after exactly 2 * min_s, doubling
 
 
 @dataclass(frozen=True)
@@ -79,11 +81,18 @@ class Followed:
 
 def follow(cloud: FakeCloud, spec: Spec, *, policy: TrackingPolicy = POLICY, adopted: bool = False) -> Followed:
     """Run one task against ``cloud`` from instant 0 to its end."""
-    async def main() -> Followed:
-        trace = TaskTrace(spec.container_id, spec.backup_id, started_at=CLOCK.now())
-        ending = await csbs_runner(cloud, policy).run(spec, trace, adopted=adopted)
-        return Followed(ending, trace, CLOCK.now())
-    return run_virtual(main())
+    return run_virtual(follow_with(csbs_runner(cloud, policy), spec, adopted=adopted))
+
+
+async def follow_with(runner: TaskRunner, spec: Spec, *, adopted: bool = False) -> Followed:
+    """Run one task through ``runner`` to its end, taking it back after each step aside (as a free slot
+    would at once)."""
+    trace = TaskTrace(spec.container_id, spec.backup_id, started_at=CLOCK.now())
+    ending = await runner.run(spec, trace, adopted=adopted)
+    while isinstance(ending, StepAside):
+        await CLOCK.sleep(ending.until - CLOCK.now())
+        ending = await runner.run(spec, trace, resume=ending)
+    return Followed(ending, trace, CLOCK.now())
 
 
 class RecordingResults(Results):
@@ -117,12 +126,13 @@ def schedule(cloud: FakeCloud, plan: Sequence[Spec], *, concurrency: int = 5, po
              grace_s: float = 30.0, hold_s: float = 300.0, hold_poll_s: float = 60.0,
              adopted: Collection[int] = (), foreign: Sequence[TaskSpec] = (),
              stops: Sequence[tuple[float, str]] = (),
-             before_run: Callable[[Scheduler], None] | None = None) -> Ran:
+             before_run: Callable[[Scheduler], None] | None = None, runner: TaskRunner | None = None) -> Ran:
     """Run ``plan`` through a scheduler against ``cloud`` from instant 0; ``stops``: (instant, reason) of
-    each stop request; ``before_run``: called with the scheduler just before its run."""
+    each stop request; ``before_run``: called with the scheduler just before its run; ``runner``: another
+    service's runner over ``cloud`` (CSBS's by default)."""
     async def main() -> Ran:
         results = RecordingResults(plan)
-        scheduler = Scheduler(csbs_runner(cloud, policy), results, concurrency=concurrency,
+        scheduler = Scheduler(runner or csbs_runner(cloud, policy), results, concurrency=concurrency,
                               grace_s=grace_s, clock=CLOCK, hold_s=hold_s, hold_poll_s=hold_poll_s,
                               log_ids=SERVICE.log_ids)
         loop = asyncio.get_running_loop()
@@ -137,7 +147,7 @@ def schedule(cloud: FakeCloud, plan: Sequence[Spec], *, concurrency: int = 5, po
 
 def csbs_runner(cloud: FakeCloud, policy: TrackingPolicy = POLICY) -> TaskRunner:
     """The engine's task loop with CSBS's rules, over the fake cloud (it answers as ``CsbsClient`` does)."""
-    return TaskRunner(CsbsRules(cast(CsbsClient, cloud)), policy, CLOCK)
+    return TaskRunner(CsbsRules(cast(CsbsClient, cloud)), policy, CLOCK, rng=lambda: STEP_ASIDE_RNG)
 
 
 def find_in_progress(cloud: FakeCloud, plan: Sequence[TaskSpec], deadline: float) -> Coroutine[Any, Any, InProgress]:

@@ -31,12 +31,24 @@ from tests.unit.fake_cbr import (
     unavailable,
 )
 from tests.unit.fake_cloud import Landed, Phase, available, gone, lag, queued, running, status
-from tests.unit.helpers import CLOCK, POLICY, Followed, Ran, RecordingResults, Spec, events, names, wall
+from tests.unit.helpers import (
+    CLOCK,
+    POLICY,
+    STEP_ASIDE_RNG,
+    Followed,
+    Ran,
+    RecordingResults,
+    Spec,
+    events,
+    follow_with,
+    names,
+    wall,
+)
 from tests.virtual_time import run_virtual
 from worker.engine.answer import Answer
 from worker.engine.outcomes import Outcome, RunAbort, TaskEnd
 from worker.engine.scheduler import Scheduler
-from worker.engine.tracking import TaskRunner, TaskTrace, TrackingPolicy
+from worker.engine.tracking import TaskRunner, TrackingPolicy
 from worker.services.cbr.rules import MAX_RESENDS, CbrRules, backup_id
 from worker.services.cbr.service import SERVICE
 
@@ -52,7 +64,8 @@ def approx(values: object) -> object:
 
 def runner(cloud: FakeCbr, policy: TrackingPolicy = POLICY) -> TaskRunner:
     """The engine's task loop with CBR's rules, over the fake (it answers as ``CbrClient`` does)."""
-    return TaskRunner(CbrRules(cloud), policy, CLOCK)  # type: ignore[arg-type]  # the fake, not a CbrClient
+    return TaskRunner(CbrRules(cloud), policy, CLOCK,  # type: ignore[arg-type]  # the fake, not a CbrClient
+                      rng=lambda: STEP_ASIDE_RNG)
 
 
 def task(name: str, vault: str = "") -> Spec:
@@ -61,12 +74,8 @@ def task(name: str, vault: str = "") -> Spec:
 
 
 def follow(cloud: FakeCbr, spec: Spec, *, policy: TrackingPolicy = POLICY, adopted: bool = False) -> Followed:
-    """Run one task against ``cloud`` from instant 0 to its end."""
-    async def main() -> Followed:
-        trace = TaskTrace(spec.container_id, spec.backup_id, started_at=CLOCK.now())
-        ending = await runner(cloud, policy).run(spec, trace, adopted=adopted)
-        return Followed(ending, trace, CLOCK.now())
-    return run_virtual(main())
+    """Run one task against ``cloud`` from instant 0 to its end (taken back at once after a step aside)."""
+    return run_virtual(follow_with(runner(cloud, policy), spec, adopted=adopted))
 
 
 def schedule(cloud: FakeCbr, plan: Sequence[Spec], *, concurrency: int = 5) -> Ran:
@@ -241,8 +250,9 @@ def test_a_task_without_a_backup_id_is_a_bug() -> None:
 @pytest.mark.parametrize("codes", [["BackupService.6201"] * 4, ["BackupService.6112"] * 4,
                                    ["6201", "BackupService.6201", "6201", "BackupService.6201"]])
 def test_a_capped_busy_code_fails_the_task_past_its_cap(codes: list[str], logs: list[EventDict]) -> None:
-    """6201 and 6112 (also bare, counted with the prefixed code) may come 3 times: followed (the backup stays
-    available, so re-sent past each lag window), then failed at the 4th with the count in the message."""
+    """6201 and 6112 (also bare, counted with the prefixed code) may come 3 times: the task steps aside after
+    each (nothing of ours runs) and is sent again when its backoff ends, then fails at the 4th with the count
+    in the message."""
     cloud = FakeCbr(CLOCK)
     cloud.add("b1", delete_answers=[cannot_delete(code) for code in codes])
     done = follow(cloud, task("b1"))
@@ -250,49 +260,52 @@ def test_a_capped_busy_code_fails_the_task_past_its_cap(codes: list[str], logs: 
     assert done.ending == TaskEnd(Outcome.FAILED, codes[-1],
                                   "The backup cannot be deleted now. Try again later. (answered 4 times)", 400,
                                   cloud.calls[-1].answer.request_id)
-    assert cloud.delete_times("b1") == [0.0, 65.0, 125.0, 185.0]
-    assert done.ended_at == 185.0
-    assert [entry["t"] for entry in events(logs, "task_busy")] == [0.0, 65.0, 125.0]
+    assert cloud.delete_times("b1") == [0.0, 10.0, 20.0, 30.0]  # back after 2 x min_s, capped by max_s (10 s)
+    assert done.ended_at == 30.0
+    assert [entry["t"] for entry in events(logs, "task_stepped_aside")] == [0.0, 10.0, 20.0]
     assert cloud.log_queries == []  # a busy DELETE was not accepted: no verdict, no re-send counted
+    assert cloud.read_times("b1") == []
 
 
 @pytest.mark.parametrize("answer", [in_use(), conflict(), cannot_delete("BackupService.6203")],
                          ids=["6216", "409", "6203"])
 def test_an_uncapped_busy_code_is_followed_however_often(answer: Answer, logs: list[EventDict]) -> None:
-    """Busy four times (more than any cap), re-sent past each lag window: the 5th DELETE is taken and the
-    deletion is followed to its end."""
+    """Busy four times (more than any cap): the task steps aside each time and comes back; the 5th DELETE is
+    taken and the deletion is followed to its end, with no look while it was aside."""
     cloud = FakeCbr(CLOCK)
     cloud.add("b1", deletions=[[running(10), gone()]], delete_answers=[answer] * 4)
     done = follow(cloud, task("b1"))
 
     assert done.ending == TaskEnd(Outcome.DELETED)
-    assert cloud.delete_times("b1") == [0.0, 65.0, 125.0, 185.0, 245.0]
-    assert cloud.read_times("b1")[-1] == 255.0
-    assert len(events(logs, "task_busy")) == 4
-    assert [entry["resend"] for entry in events(logs, "task_resent")] == [0, 0, 0, 0]
+    assert cloud.delete_times("b1") == [0.0, 10.0, 20.0, 30.0, 40.0]
+    assert cloud.read_times("b1") == [45.0, 55.0]
+    assert len(events(logs, "task_stepped_aside")) == 4
+    assert events(logs, "task_busy") == events(logs, "task_resent") == []
 
 
-def test_a_backup_already_being_deleted_is_followed(logs: list[EventDict]) -> None:
-    """An interrupted run left the backup queued (running from 10 s, gone at 40 s): our DELETE is answered
-    CSBS.2003, the running deletion is followed to its end, one DELETE."""
+def test_a_backup_already_being_deleted_steps_aside_until_it_is_gone(logs: list[EventDict]) -> None:
+    """An interrupted run left the backup queued (running from 10 s, gone at 40 s), not adopted: our DELETE is
+    answered CSBS.2003, so the task steps aside and comes back every 10 s; the DELETE at 40 s finds it gone:
+    already absent (none of our DELETEs deleted it)."""
     cloud = FakeCbr(CLOCK)
     cloud.add("b1", before=[queued(20), running(30), gone()], since=-10.0)
     done = follow(cloud, task("b1"))
 
-    assert done.ending == TaskEnd(Outcome.DELETED)
-    assert cloud.delete_times("b1") == [0.0]
-    assert [(entry["error_code"], entry["http_status"]) for entry in events(logs, "task_busy")] == [("CSBS.2003", 400)]
+    assert done.ending == TaskEnd(Outcome.ALREADY_ABSENT)
+    assert cloud.delete_times("b1") == [0.0, 10.0, 20.0, 30.0, 40.0]
+    assert {(entry["error_code"], entry["http_status"]) for entry in events(logs, "task_stepped_aside")} == {
+        ("CSBS.2003", 400)}
 
 
 def test_a_protected_backup_gets_its_delete_once_free() -> None:
-    """Protecting (a backup runs) until 90 s: the DELETE is answered 6216, the looks see it blocked (never a
-    re-send while blocked); once available past the lag window, the DELETE is sent again and runs."""
+    """Protecting (a backup runs) until 90 s: each DELETE is answered 6216 and the task steps aside (no slot
+    held, no look); the first DELETE after 90 s is taken and runs."""
     cloud = FakeCbr(CLOCK)
     cloud.add("b1", before=[protecting(100), available()], since=-10.0, busy_answer=in_use())
     done = follow(cloud, task("b1"))
     assert done.ending == TaskEnd(Outcome.DELETED)
-    assert cloud.delete_times("b1") == [0.0, 95.0]
-    assert cloud.read_times("b1")[:10] == approx([5.0 + 10.0 * n for n in range(10)])
+    assert cloud.delete_times("b1") == approx([10.0 * n for n in range(10)])  # the one at 90 s is taken
+    assert cloud.read_times("b1")[0] == 95.0
 
 
 # -- 403 and other fatal answers ------------------------------------------------------------------------------
@@ -444,8 +457,8 @@ def test_a_deletion_that_fell_back_once_is_resent_and_deleted(logs: list[EventDi
 
 
 @pytest.mark.parametrize(("status_", "code", "message", "expected"), [
-    ("failed", "BackupService.6201", "The backup storage did not release the snapshot data.",
-     ("BackupService.6201", "The backup storage did not release the snapshot data.")),
+    ("failed", "BackupService.4004", "The backup storage did not release the snapshot data.",
+     ("BackupService.4004", "The backup storage did not release the snapshot data.")),
     ("timeout", None, None, ("delete_failed", "the delete operation log says timeout")),
 ])
 def test_a_failed_operation_log_since_the_first_delete_fails_at_once(
@@ -472,10 +485,10 @@ def test_a_log_older_than_the_first_delete_is_not_ours(at: float, verdict: bool,
     or more before is an older deletion's, ignored even when the service does not filter on start_time."""
     cloud = FakeCbr(CLOCK, filters_logs=filters_logs)
     cloud.add("b1", deletions=[FAILS_IN_QUEUE, [running(20), gone()]])
-    cloud.add_log("b1", at=at, status="failed", code="BackupService.6201", message="old failure")
+    cloud.add_log("b1", at=at, status="failed", code="BackupService.4004", message="old failure")
     done = follow(cloud, task("b1"))
     if verdict:
-        assert done.ending == TaskEnd(Outcome.FAILED, "BackupService.6201", "old failure")
+        assert done.ending == TaskEnd(Outcome.FAILED, "BackupService.4004", "old failure")
         assert cloud.delete_times("b1") == [0.0]
     else:
         assert done.ending == TaskEnd(Outcome.DELETED)
@@ -487,7 +500,7 @@ def test_the_newest_log_decides_and_only_a_failure_is_a_verdict(newest: str) -> 
     """A failed log of ours followed by a newer one that did not fail: no verdict, re-sent."""
     cloud = FakeCbr(CLOCK)
     cloud.add("b1", deletions=[FAILS_IN_QUEUE, [running(20), gone()]])
-    cloud.add_log("b1", at=5.0, status="failed", code="BackupService.6201")
+    cloud.add_log("b1", at=5.0, status="failed", code="BackupService.4004")
     cloud.add_log("b1", at=10.0, status=newest)
     done = follow(cloud, task("b1"))
     assert done.ending == TaskEnd(Outcome.DELETED)
@@ -500,7 +513,7 @@ def test_an_unreadable_log_listing_is_logged_once_and_changes_nothing(answer: An
     re-sends go on to the cap, as without logs; a failed log that exists is never seen."""
     cloud = FakeCbr(CLOCK)
     cloud.add("b1", deletions=[FAILS_IN_QUEUE])
-    cloud.add_log("b1", at=12.0, status="failed", code="BackupService.6201")
+    cloud.add_log("b1", at=12.0, status="failed", code="BackupService.4004")
     cloud.log_forever = answer
     done = follow(cloud, task("b1"))
 
@@ -526,9 +539,9 @@ def test_without_a_date_header_the_log_window_starts_at_our_wall_clock() -> None
     """No Date on the answers: the first DELETE's instant on our wall clock starts the window."""
     cloud = FakeCbr(CLOCK, dated=False)
     cloud.add("b1", deletions=[FAILS_IN_QUEUE])
-    cloud.add_log("b1", at=12.0, status="failed", code="BackupService.6201", message="refused")
+    cloud.add_log("b1", at=12.0, status="failed", code="BackupService.4004", message="refused")
     done = follow(cloud, task("b1"))
-    assert done.ending == TaskEnd(Outcome.FAILED, "BackupService.6201", "refused")
+    assert done.ending == TaskEnd(Outcome.FAILED, "BackupService.4004", "refused")
     assert cloud.log_queries[0].filters["start_time"] == SINCE_FIRST_DELETE
 
 
@@ -580,13 +593,13 @@ def test_an_adopted_deletion_that_fell_back_reads_logs_one_task_timeout_back(at:
     verdict; one from -700 s is an older deletion's, and the backup is re-sent (and deleted)."""
     cloud = FakeCbr(CLOCK)
     cloud.add("b1", before=[queued(100), fell_back("error")], since=-80.0, deletions=[[running(10), gone()]])
-    cloud.add_log("b1", at=at, status="failed", code="BackupService.6201", message="earlier run")
+    cloud.add_log("b1", at=at, status="failed", code="BackupService.4004", message="earlier run")
     done = follow(cloud, task("b1"), adopted=True)
 
     assert cloud.read_times("b1")[:3] == [5.0, 15.0, 25.0]
     assert cloud.log_queries[0].filters["start_time"] == "2025-06-15T14:56:38Z"
     if verdict:
-        assert done.ending == TaskEnd(Outcome.FAILED, "BackupService.6201", "earlier run")
+        assert done.ending == TaskEnd(Outcome.FAILED, "BackupService.4004", "earlier run")
         assert (cloud.delete_times(), done.ended_at) == ([], 25.0)
     else:
         assert done.ending == TaskEnd(Outcome.DELETED)

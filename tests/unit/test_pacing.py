@@ -1,5 +1,5 @@
-"""Exact look schedules of the default pacing (first look 5 s, 2 s to 60 s between looks), driven through the
-tracker in virtual time against the scripted cloud."""
+"""Exact look schedules of the pacing before anything is learned (first look 5 s, 2 s to 60 s between looks),
+driven through the tracker in virtual time against the scripted cloud."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ from worker.engine.outcomes import Outcome, TaskEnd
 from worker.engine.pacing import Pacer, PollTiming
 from worker.engine.sighting import Seen, Sighting
 
-DEFAULT = dataclasses.replace(POLICY, timing=PollTiming())
+TIMING = PollTiming(first_s=5.0, min_s=2.0, max_s=60.0)  # the cold start of an earlier default
+DEFAULT = dataclasses.replace(POLICY, timing=TIMING)
 
 
 def test_without_progress_the_pauses_grow_by_half_up_to_the_maximum() -> None:
-    pacer = Pacer(PollTiming(), started_at=0.0)
+    pacer = Pacer(TIMING, started_at=0.0)
     delays = [pacer.next_delay(float(n), Sighting(Seen.UNTOUCHED)) for n in range(11)]
     assert delays == [2.0, 3.0, 4.5, 6.75, 10.125, 15.1875, 22.78125, 34.171875, 51.2578125, 60.0, 60.0]
 

@@ -166,31 +166,34 @@ def test_a_lost_delete_is_resent_once_after_the_lag_window(logs: list[EventDict]
     assert [entry["attempt"] for entry in events(logs, "task_submitted")] == [1, 2]
 
 
-def test_a_busy_answer_is_followed_to_the_end(logs: list[EventDict]) -> None:
-    """An interrupted run left the backup being deleted (ends at 50 s): our DELETE is answered busy
-    (CSBS.2003), and the running deletion is followed to its end: deleted, one DELETE."""
+def test_a_busy_first_delete_steps_aside_until_the_backup_is_free(logs: list[EventDict]) -> None:
+    """An interrupted run left the backup being deleted (ends at 50 s), not adopted: our first DELETE is
+    answered busy (CSBS.2003), which started nothing of ours, so the task steps aside (no look, no slot) and
+    comes back every 10 s; the DELETE at 50 s finds it gone: already absent, none of ours deleted it."""
     cloud = FakeCloud(CLOCK)
     cloud.add("b1", before=[running(100), gone()], since=-50.0)
     done = follow(cloud, item("b1"))
 
-    assert done.ending == TaskEnd(Outcome.DELETED)
-    assert cloud.delete_times("b1") == [0.0]
-    assert cloud.read_times("b1") == approx([5.0, 15.0, 25.0, 35.0, 45.0, 55.0])
-    busy = events(logs, "task_busy")
-    assert [(entry["error_code"], entry["http_status"]) for entry in busy] == [("CSBS.2003", 400)]
+    assert done.ending == TaskEnd(Outcome.ALREADY_ABSENT)
+    assert cloud.delete_times("b1") == approx([0.0, 10.0, 20.0, 30.0, 40.0, 50.0])
+    assert cloud.read_times("b1") == []
+    aside = events(logs, "task_stepped_aside")
+    assert [(entry["t"], entry["error_code"], entry["back_in_s"]) for entry in aside] == [
+        (10.0 * n, "CSBS.2003", 10.0) for n in range(5)]
+    assert events(logs, "task_busy") == []
 
 
 def test_a_backup_busy_with_another_operation_gets_its_delete_when_free() -> None:
-    """Protected (a backup runs) until 90 s: the DELETE is answered busy, the looks see it blocked (never a
-    re-send while blocked); once available past the lag window, the DELETE is sent again and runs."""
+    """Protected (a backup runs) until 90 s: each DELETE is answered busy and the task steps aside; the first
+    DELETE once it is free (at 90 s) is taken and followed to its end."""
     cloud = FakeCloud(CLOCK)
     cloud.add("b1", before=[status("protecting", 100, busy=True), available()], since=-10.0,
               deletions=[[running(30), gone()]])
     done = follow(cloud, item("b1"))
 
     assert done.ending == TaskEnd(Outcome.DELETED)
-    assert cloud.delete_times("b1") == [0.0, 95.0]
-    assert cloud.read_times("b1")[:10] == approx([5.0 + 10.0 * n for n in range(10)])
+    assert cloud.delete_times("b1") == approx([10.0 * n for n in range(10)])
+    assert cloud.read_times("b1")[0] == 95.0
 
 
 def test_unknown_status_is_logged_once_followed_and_timed_out(logs: list[EventDict]) -> None:

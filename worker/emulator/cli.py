@@ -32,9 +32,10 @@ DEMO_TOKEN = "emulator-token"
 DEMO_TOKEN_USER = "token-user"
 DEMO_USER = IamUser(name="csbs-demo", password="emulator-password", domain="emulator-domain")
 DEMO_KEY = AccessKey(ak="EMULATORAK0000000001", sk="EmulatorSecretKey000000000000000000000000", user="aksk-user")
-# the behaviour flags (argparse dest); each face maps those it takes to its scenario's fields (Face.flag_fields)
+# the behaviour flags (argparse dest; --no-progress stores False in progress_reported); each face maps those it
+# takes to its scenario's fields (Face.flag_fields)
 BEHAVIOUR_FLAGS = ("delete_duration", "tasks_per_user", "gone_mode", "deleted_linger", "busy_mode", "status_lag",
-                   "fail_rate", "stuck_rate", "token_ttl")
+                   "fail_rate", "stuck_rate", "token_ttl", "progress_reported", "busy_first_deletes")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,6 +69,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     behaviour.add_argument("--fail-rate", type=float, help="probability a backup's deletion ends in error")
     behaviour.add_argument("--stuck-rate", type=float, help="probability a deletion task never ends")
     behaviour.add_argument("--token-ttl", type=float, metavar="S", help="lifetime of signed-in tokens")
+    behaviour.add_argument("--no-progress", dest="progress_reported", action="store_false", default=None,
+                           help="report no progress: extend_info.progress stays 0 until the backup is gone")
+    behaviour.add_argument("--busy-first-deletes", type=int, metavar="N",
+                           help="answer the first N DELETEs of each backup busy, starting nothing (default: 0)")
     behaviour.add_argument("--fault", action="append", default=[], metavar="ROUTE:KIND[:KEY=VALUE,...]",
                            help="inject a fault, e.g. delete:429:rate=0.2 or '*:slow:delay_s=0.5,times=3'")
 

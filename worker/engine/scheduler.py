@@ -18,14 +18,22 @@ unexpected exception in a task is logged once (``task_crashed``), the task is ``
 Stopping: ``request_stop`` takes no new task, ends the holds at once (a held slot only waits to take a new
 task), follows the tasks in flight for up to ``grace_s``, then cancels them; a second request cancels at once.
 A ``RunAbort`` (credentials, permission or project refused) cancels everything at once.
+
+A task whose DELETE was answered busy while no deletion of ours runs for its backup steps aside
+(``StepAside``): its slot takes the next task, and the task comes back to a free slot once its backoff has
+passed (docs/design.md, "Busy is not a slot"). A stop leaves such tasks ``not_attempted``: nothing of ours
+runs for them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import heapq
+import itertools
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import structlog
@@ -33,7 +41,7 @@ import structlog
 from worker.engine.clock import Clock
 from worker.engine.outcomes import Outcome, RunAbort, TaskEnd, TaskResult
 from worker.engine.report import Results
-from worker.engine.tracking import TaskSpec, TaskTrace
+from worker.engine.tracking import StepAside, TaskSpec, TaskTrace
 
 log = structlog.get_logger()
 
@@ -51,7 +59,8 @@ def spec_log_ids(spec: TaskSpec) -> dict[str, str | None]:
 class Runner(Protocol):
     """What the slots need of a task runner (``TaskRunner`` of ``worker.engine.tracking``)."""
 
-    async def run(self, spec: TaskSpec, trace: TaskTrace, *, adopted: bool = False) -> TaskEnd | RunAbort: ...
+    async def run(self, spec: TaskSpec, trace: TaskTrace, *, adopted: bool = False,
+                  resume: StepAside | None = None) -> TaskEnd | RunAbort | StepAside: ...
 
     async def has_ended(self, spec: TaskSpec) -> bool: ...
 
@@ -71,6 +80,7 @@ class RunProgress:
     holding: int = 0  # slots held by timed-out tasks (or foreign deletions) that may still run at the provider
     lost: int = 0  # slots given up: their task never ended where the worker could see it
     interrupted: int = 0  # tasks in flight that a stop or an abort cancelled
+    aside: int = 0  # tasks that stepped aside (busy) and wait for a slot again
     live: dict[int, LiveTask] = field(default_factory=dict)  # plan index -> the task in flight
 
     def __post_init__(self) -> None:
@@ -101,6 +111,7 @@ class _Job:
     index: int | None
     spec: TaskSpec
     adopted: bool = False
+    resume: StepAside | None = None  # a task back from stepping aside
 
 
 class Scheduler:
@@ -122,6 +133,8 @@ class Scheduler:
         self._stopping = asyncio.Event()
         self._slots: list[asyncio.Task[None]] = []
         self._queue: Iterator[_Job] = iter(())
+        self._aside: list[tuple[float, int, _Job]] = []  # (back at, order, job): tasks that stepped aside
+        self._aside_order = itertools.count()
         self._grace: asyncio.Task[None] | None = None
         self._holding: set[asyncio.Task[object]] = set()  # slots in _hold: a stop ends them at once
 
@@ -165,6 +178,7 @@ class Scheduler:
         finally:
             if self._grace is not None:
                 self._grace.cancel()
+            self._left_aside()
         if self.progress.lost == self.concurrency and self.progress.finished < self.progress.total:
             log.error("slots_exhausted", reason="every slot holds a task that timed out and may still run",
                       not_attempted=self.progress.total - self.progress.finished)
@@ -178,20 +192,50 @@ class Scheduler:
             slot.cancel()
 
     async def _slot(self) -> None:
-        for job in self._queue:
-            if self._stopping.is_set():
-                return
+        while (job := await self._next_job()) is not None:
             if job.index is None:
                 if not await self._wait_foreign(job.spec):
                     return
             elif not await self._carry(job):
                 return
 
+    async def _next_job(self) -> _Job | None:
+        """A task back from stepping aside whose time has come, else the next of the queue; with the queue
+        empty, wait for the next to come back. None: nothing left, or a stop."""
+        while not self._stopping.is_set():
+            if self._aside and self._aside[0][0] <= self.clock.now():
+                self.progress.aside -= 1
+                return heapq.heappop(self._aside)[2]
+            job = next(self._queue, None)
+            if job is not None:
+                return job
+            if not self._aside:
+                return None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._aside[0][0] - self.clock.now())
+        return None
+
+    def _set_aside(self, job: _Job, aside: StepAside) -> None:
+        heapq.heappush(self._aside, (aside.until, next(self._aside_order), replace(job, resume=aside)))
+        self.progress.aside += 1
+
+    def _left_aside(self) -> None:
+        """Tasks still aside when the run ends (a stop): not attempted, with the DELETEs they were refused."""
+        code = "run_stopped" if self.aborted is None else "run_aborted"
+        for _, _, job in self._aside:
+            assert job.index is not None and job.resume is not None
+            self._record(job.index, job.resume.task.trace, TaskEnd(
+                Outcome.NOT_ATTEMPTED, code, "the run stopped while the backup was answered busy; nothing of "
+                "ours was deleting it"))
+        self._aside.clear()
+        self.progress.aside = 0
+
     async def _carry(self, job: _Job) -> bool:
         """Carry one task to its end; False when its slot is lost (see ``_hold``)."""
         assert job.index is not None
         spec, index = job.spec, job.index
-        trace = TaskTrace(spec.container_id, spec.backup_id, started_at=self.clock.now())
+        trace = (job.resume.task.trace if job.resume is not None
+                 else TaskTrace(spec.container_id, spec.backup_id, started_at=self.clock.now()))
         with structlog.contextvars.bound_contextvars(**self.log_ids(spec)):
             self.progress.live[index] = trace
             try:
@@ -205,6 +249,9 @@ class Scheduler:
                 self._abort(ending)
                 self._interrupted(index, trace, job.adopted)
                 return False
+            if isinstance(ending, StepAside):
+                self._set_aside(job, ending)
+                return True
             self._record(index, trace, ending)
             # A task that timed out may still run at the provider: hold its slot. (A crashed one goes on with the
             # next task, as docs/design.md, "Crashes in a task", says: the bug must not take the slot with it.)
@@ -212,10 +259,10 @@ class Scheduler:
                 return await self._hold(spec, trace)
         return True
 
-    async def _run_task(self, job: _Job, trace: TaskTrace) -> TaskEnd | RunAbort:
+    async def _run_task(self, job: _Job, trace: TaskTrace) -> TaskEnd | RunAbort | StepAside:
         """The runner's ending, or ``failed``/``internal_error`` when it crashed (logged once, with traceback)."""
         try:
-            return await self.runner.run(job.spec, trace, adopted=job.adopted)
+            return await self.runner.run(job.spec, trace, adopted=job.adopted, resume=job.resume)
         except Exception as error:  # a bug must not vanish, nor take the slot with it
             log.exception("task_crashed", error=f"{type(error).__name__}: {error}")
             return TaskEnd(Outcome.FAILED, INTERNAL_ERROR, f"the worker failed on this task: {error!r}")

@@ -39,3 +39,4 @@ class Sighting:
     task_id: str | None = None  # the service's id of the failed deletion (FAILED only)
     status: str | None = None  # the service's own word for the state, as shown (None when gone)
     where: str | None = None  # the container the backup is in, as the service shows it (CBR: its vault)
+    changed_at: float | None = None  # POSIX seconds the service dates the backup's last change (updated_at)

@@ -25,6 +25,7 @@ so a stop that cancels the task loses none of it. Time comes from the injected `
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -36,15 +37,16 @@ import structlog
 from worker.engine.answer import Answer, AnswerKind
 from worker.engine.clock import Clock
 from worker.engine.outcomes import Outcome, RunAbort, TaskEnd
-from worker.engine.pacing import Pacer, PollTiming
-from worker.engine.retry import RetryPolicy, call_with_retries
+from worker.engine.pacing import PaceBook, Pacer, PollTiming
+from worker.engine.retry import RetryPolicy, Rng, call_with_retries
 from worker.engine.sighting import Seen, Sighting
+from worker.engine.sweep import Sweeper
 
 log = structlog.get_logger()
 
-Ending = TaskEnd | RunAbort
 Call = Callable[[], Awaitable[Answer]]
 _WORKING = (Seen.QUEUED, Seen.RUNNING)
+DATE_RESOLUTION_S = 1.0  # an HTTP Date header names whole seconds
 
 
 class TaskSpec(Protocol):
@@ -65,7 +67,7 @@ class TaskTrace:
     container_id: str
     backup_id: str | None
     started_at: float  # clock.now() when the task took its slot
-    state: str = "sending"  # sending, submitted, queued, running, resent, adopted, holding
+    state: str = "sending"  # sending, submitted, queued, running, resent, adopted, holding, aside
     progress: int | None = None
     attempts: int = 0  # DELETE requests sent (counted before each is sent: one in the air may have landed)
     polls: int = 0
@@ -81,14 +83,18 @@ class TrackingPolicy:
     timing: PollTiming = field(default_factory=PollTiming)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     look_budget_s: float = 120.0  # the most one look of a held slot may take, its retries included
+    sweeps: bool = True  # one listing serves the tasks that wait blind (False: each looks for itself)
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """A service's word that its deletion failed (e.g. a failed operation log): the task ends ``failed``."""
+    """A service's word that its deletion failed (e.g. a failed operation log). ``final``: the task ends
+    ``failed``; not final (the service says "try again"): the backup is sent again within the re-send cap,
+    and the task fails with this code and message only once the cap is reached."""
 
     code: str
     message: str
+    final: bool = True
 
 
 @dataclass
@@ -109,6 +115,12 @@ class TaskState:
     resends: int = 0  # re-sends of an accepted deletion, counted against ``ServiceRules.max_resends``
     first_sent_at: float | None = None  # clock.now() when the first DELETE went out
     delete_server_time: float | None = None  # the server's Date of the first DELETE's answer
+    last_delete_time: float | None = None  # the server's Date of the last DELETE's answer
+    working_at: float | None = None  # clock.now() when last seen working since the last DELETE
+    resent_after: float | None = None  # the service's date of the change the last re-send answered
+    called_at: float = float("-inf")  # clock.now() of the task's own last look or DELETE
+    swept: bool = False  # its last sighting came from a sweep
+    asides: int = 0  # times the task stepped aside, its first DELETE answered busy
     sent_at_server: float | None = None  # the server's clock (else ours) when the first DELETE went out
     where: str | None = None  # the backup's container as last seen (``Sighting.where``)
     stale_task_id: str | None = None  # the task id of an old failure seen since the DELETE
@@ -118,10 +130,24 @@ class TaskState:
     last_sighting: Sighting = field(default_factory=lambda: Sighting(Seen.UNTOUCHED))
 
 
+@dataclass(frozen=True)
+class StepAside:
+    """A task whose DELETE was refused as busy while no deletion of ours may run for its backup: nothing of
+    ours runs at the provider, so it gives its slot up until ``until`` (``clock.now()``) and then resumes
+    (``TaskRunner.run(..., resume=)``) with everything it counted."""
+
+    until: float
+    task: TaskState
+
+
+Ending = TaskEnd | RunAbort | StepAside
+
+
 class ServiceRules(Protocol):
     """What a service plugs into the loop. ``BaseRules`` gives the hooks a service does not need."""
 
     max_resends: int | None  # re-sends of an accepted deletion that fell back before the task fails; None: no cap
+    sweep_covers: frozenset[Seen]  # the states ``sweep`` lists (empty: the service has no sweep)
 
     async def send(self, spec: TaskSpec) -> Answer:
         """One DELETE of the task's backup (or record)."""
@@ -144,11 +170,16 @@ class ServiceRules(Protocol):
     async def verdict(self, task: TaskState, deadline: float) -> Verdict | None:
         """Before an accepted deletion that fell back is sent again: the service's failure verdict, if any."""
 
+    async def sweep(self, deadline: float) -> Answer:
+        """One listing of the service's deletions in progress (``sweep_covers``); ``data`` maps a task's key
+        (``task_key``) to its sighting (``worker.engine.sweep``)."""
+
 
 class BaseRules:
-    """The hooks a service does not need: no check before the DELETE, no caps, no verdicts."""
+    """The hooks a service does not need: no check before the DELETE, no caps, no verdicts, no sweep."""
 
     max_resends: int | None = None
+    sweep_covers: frozenset[Seen] = frozenset()
 
     async def before_first_send(self, task: TaskState) -> Ending | None:
         return None
@@ -162,28 +193,46 @@ class BaseRules:
     async def verdict(self, task: TaskState, deadline: float) -> Verdict | None:
         return None
 
+    async def sweep(self, deadline: float) -> Answer:
+        raise NotImplementedError("this service has no sweep (sweep_covers is empty)")
+
+
+def task_key(spec: TaskSpec) -> str:
+    """The id a sweep lists a task under: its backup, or its whole record."""
+    return spec.backup_id or spec.container_id
+
 
 class TaskRunner:
     """Runs tasks through one service's rules; one runner serves every task of a run."""
 
-    def __init__(self, rules: ServiceRules, policy: TrackingPolicy, clock: Clock) -> None:
+    SWEEP_SHARE = 0.11  # the sweep's period, as a share of the run's median duration
+
+    def __init__(self, rules: ServiceRules, policy: TrackingPolicy, clock: Clock, rng: Rng = random.random) -> None:
         self.rules = rules
         self.policy = policy
         self.clock = clock
+        self.rng = rng  # the jitter of busy step-asides
+        self.pace = PaceBook()  # what this run has seen of how long deletions take
+        sweep = rules.sweep if rules.sweep_covers and policy.sweeps else None
+        self.sweeper = Sweeper(sweep, rules.sweep_covers, clock, self._sweep_period_s, self._settle_s)
 
     def __repr__(self) -> str:
         resends = "" if self.rules.max_resends is None else f" resends={self.rules.max_resends}"
         return (f"<TaskRunner {type(self.rules).__name__} timeout={self.policy.task_timeout_s:g}s "
                 f"lag={self.policy.lag_window_s:g}s{resends}>")
 
-    async def run(self, spec: TaskSpec, trace: TaskTrace, *, adopted: bool = False) -> Ending:
+    async def run(self, spec: TaskSpec, trace: TaskTrace, *, adopted: bool = False,
+                  resume: StepAside | None = None) -> Ending:
         """Delete and follow ``spec`` until its end is seen or its timeout passes.
 
         ``adopted``: the backup was already being deleted when the run began; follow it without a DELETE.
+        ``resume``: the task stepped aside (its DELETE was busy); send it again, with what it counted.
         """
+        if resume is not None:
+            return await self._follow(resume.task, await self._delete(resume.task))
         now = self.clock.now()
         deadline = now + self.policy.task_timeout_s
-        task = TaskState(spec, trace, deadline, now, Pacer(self.policy.timing, now),
+        task = TaskState(spec, trace, deadline, now, Pacer(self.policy.timing, now, self.pace, _kind(spec)),
                          partial(retried_until, retry=self.policy.retry, deadline=deadline))
         if adopted:
             task.maybe_applied = task.accepted = task.seen_working = True
@@ -191,14 +240,14 @@ class TaskRunner:
             task.sent_at_server = self.clock.wall() - self.policy.task_timeout_s
             trace.state = "adopted"
             log.info("task_adopted")
-        else:
-            ending = await self.rules.before_first_send(task) or await self._delete(task)
-            if ending is not None:
-                return ending
-        while True:
+            return await self._follow(task, None)
+        return await self._follow(task, await self.rules.before_first_send(task) or await self._delete(task))
+
+    async def _follow(self, task: TaskState, ending: Ending | None) -> Ending:
+        """Look until the task ends (``ending``: how its DELETE already ended it)."""
+        while ending is None:
             ending = await self._look(task)
-            if ending is not None:
-                return ending
+        return ending
 
     async def has_ended(self, spec: TaskSpec) -> bool:
         """One look, retried within ``look_budget_s`` at most: True when the task is seen to no longer run at
@@ -230,9 +279,11 @@ class TaskRunner:
         answer = await task.retried(attempt)
         task.maybe_applied = task.maybe_applied or reached
         task.accepted = reached or answer.kind is AnswerKind.OK
-        task.deleted_at = self.clock.now()
+        task.deleted_at = task.called_at = self.clock.now()
         if task.delete_server_time is None:
             task.delete_server_time = answer.server_time
+        task.last_delete_time = answer.server_time
+        task.working_at = None
         if task.sent_at_server is None and task.first_sent_at is not None:  # no Date header: our wall clock
             task.sent_at_server = self.clock.wall() - (task.deleted_at - task.first_sent_at)
         task.seen_working = False
@@ -258,12 +309,14 @@ class TaskRunner:
                         message=f"no usable answer before the task timeout: {answer.error_msg}")
 
     def _busy(self, task: TaskState, answer: Answer) -> Ending | None:
-        """A busy DELETE: followed, or failed once a capped busy answer came more often than its cap.
+        """A busy DELETE: failed once a capped busy answer came more often than its cap; else, while no
+        deletion of ours may run for the backup, the task steps aside; else it is followed.
 
-        Already being deleted (our earlier attempt, an interrupted run), or busy with another operation or the
-        provider's queue: following it tells which. A later GONE then reads as deleted.
+        A busy answer to our first DELETE created no deletion at the provider (the backup is in use, being
+        deleted by someone else, or the queue is full), so holding a slot for it would idle the slot. A busy
+        answer to a re-send, or after a DELETE whose fate is unknown, may mean our own deletion runs: following
+        it tells, and a later GONE then reads as deleted.
         """
-        task.maybe_applied = True
         cap = self.rules.busy_cap(answer)
         if cap is not None:
             key, limit = cap
@@ -271,22 +324,56 @@ class TaskRunner:
             if task.busy[key] > limit:
                 return end_task(task.trace, Outcome.FAILED, answer,
                                 message=f"{answer.error_msg} (answered {task.busy[key]} times)")
+        if not task.maybe_applied:
+            return self._step_aside(task, answer)
         log.info("task_busy", attempt=task.trace.attempts, **answer.log_fields())
         return None
+
+    def _step_aside(self, task: TaskState, answer: Answer) -> Ending:
+        """Give the slot up for a backoff of a few seconds (doubling, jittered), within the task timeout."""
+        task.asides += 1
+        base = 2.0 * self.policy.timing.min_s * 2 ** (task.asides - 1)
+        delay = min(self.policy.timing.max_s, base) * (0.5 + 0.5 * self.rng())
+        until = self.clock.now() + delay
+        if until >= task.deadline:
+            return end_task(task.trace, Outcome.FAILED, answer, message=(
+                f"{answer.error_msg or 'busy'} (answered busy to {task.trace.attempts} DELETEs within the task "
+                f"timeout; nothing of ours was deleting it)"))
+        task.trace.state = "aside"
+        log.info("task_stepped_aside", attempt=task.trace.attempts, back_in_s=round(delay, 3),
+                 **answer.log_fields())
+        return StepAside(until, task)
 
     # -- following -------------------------------------------------------------------------------
 
     async def _look(self, task: TaskState) -> Ending | None:
-        """Wait for the next look, look, and act on what is seen; an ending when the task is over."""
-        if not await wait_for_look(self.clock, task.pacer, task.last_sighting, task.deadline, first=not task.looked):
+        """Wait for the next look (or a sweep that sees the task), look, and act on what is seen; an ending
+        when the task is over."""
+        now = self.clock.now()
+        if now >= task.deadline:
             return self._timed_out(task)
+        last = task.last_sighting
+        # The floor counts from the task's own last call: a sweep's sighting cost it none.
+        floor = max(0.0, task.called_at + self.policy.timing.min_s - now)
+        delay = task.pacer.next_delay(now, last, floor) if task.looked else task.pacer.first_delay()
+        blind = not (task.looked and last.seen is Seen.RUNNING and last.progress)
+        if blind and task.swept:  # the sweeps follow it: its own look only if they stop
+            delay = max(delay, self.sweeper.cover_s())
+        swept = await self.sweeper.wait(task_key(task.spec), min(delay, task.deadline - now), since=task.deleted_at,
+                                        last=last.seen if task.looked else None, blind=blind)
         task.looked = True
+        task.swept = swept is not None
+        if swept is not None:  # a sweep saw it still working: that was its look
+            task.last_sighting = swept
+            self._working(task, swept)
+            return None
 
         async def poll() -> Answer:
             task.trace.polls += 1
             return await self.rules.look(task.spec, task.deadline)
 
         answer = await task.retried(poll)
+        task.called_at = self.clock.now()
         sighting = self._sighting(task.spec, answer)
         if sighting is None:
             return unreadable_end(task.trace, answer)
@@ -317,8 +404,9 @@ class TaskRunner:
         if seen is Seen.UNKNOWN:
             task.unknown_status = note_unknown(task.trace, task.unknown_status, sighting.status)
             return None
-        # Deletable (or a failure older than our DELETE): not started yet, lost, or fallen back.
-        if not (task.seen_working or self._lag_over(task)):
+        # Deletable (or a failure older than our DELETE): not started yet, lost, or fallen back. The status
+        # may lag behind the DELETE, so only a change dated after it, or the lag window, says which.
+        if not (task.seen_working or self._dated_after_delete(task, sighting) or self._lag_over(task)):
             return None
         return await self._fallen_back(task, sighting)
 
@@ -329,14 +417,19 @@ class TaskRunner:
         cap = self.rules.max_resends
         if task.accepted and cap is not None:
             verdict = await self.rules.verdict(task, min(task.deadline, self.clock.now() + self.policy.look_budget_s))
-            if verdict is not None:
+            if verdict is not None and verdict.final:
                 return end_task(task.trace, Outcome.FAILED, code=verdict.code, message=verdict.message)
+            if task.resends >= cap and verdict is not None:
+                return end_task(task.trace, Outcome.FAILED, code=verdict.code, message=(
+                    f"{verdict.message} (the backup {how} {status!r} after {task.trace.attempts} DELETEs, "
+                    f"{task.resends} re-sent)"))
             if task.resends >= cap:
                 return end_task(task.trace, Outcome.FAILED, code="delete_failed", message=(
                     f"the deletion never ended: the backup {how} {status!r} after {task.trace.attempts} DELETEs "
                     f"({task.resends} re-sent), no failed operation log"))
             task.resends += 1
         task.trace.state = "resent"
+        task.resent_after = sighting.changed_at
         capped = {} if cap is None else {"resend": task.resends, "max_resends": cap}
         log.info("task_resent", reason=f"backup {how} {status} after its DELETE", **capped)
         return await self._delete(task)
@@ -346,6 +439,7 @@ class TaskRunner:
         if not task.seen_working or task.trace.state != state:
             log.info(f"task_{state}", progress=sighting.progress)
         task.seen_working = True
+        task.working_at = self.clock.now()
         task.trace.progress = sighting.progress
         task.trace.state = state
 
@@ -367,9 +461,36 @@ class TaskRunner:
     def _lag_over(self, task: TaskState) -> bool:
         return self.clock.now() - task.deleted_at >= self.policy.lag_window_s
 
+    @staticmethod
+    def _dated_after_delete(task: TaskState, sighting: Sighting) -> bool:
+        """The service dates the backup's last change after our last DELETE: a fall-back of that deletion, not
+        the status lag (docs/design.md, "Lag window and re-send"). After the second its answer's ``Date``
+        names (whole seconds: a change within that second may be older), or, after a re-send, later than the
+        change that re-send answered."""
+        changed = sighting.changed_at
+        if changed is None:
+            return False
+        if task.resent_after is not None and changed > task.resent_after:
+            return True
+        return task.last_delete_time is not None and changed >= task.last_delete_time + DATE_RESOLUTION_S
+
+    def _settle_s(self) -> float:
+        """How long after its DELETE a task has a fair chance to have ended: the first look's quantile."""
+        return self.pace.overall(PaceBook.FIRST) or 0.0
+
+    def _sweep_period_s(self) -> float:
+        """How often a sweep may list: a share of the run's median duration, within the poll bounds."""
+        timing = self.policy.timing
+        median = self.pace.median()
+        return min(timing.max_s, max(timing.min_s, self.SWEEP_SHARE * median if median else timing.min_s))
+
     # -- endings ---------------------------------------------------------------------------------
 
     def _gone(self, task: TaskState) -> TaskEnd:
+        if task.accepted and task.looked and task.trace.attempts:  # a deletion of ours, seen to end: learn its pace
+            since = task.deleted_at
+            lo = 0.0 if task.working_at is None else task.working_at - since
+            self.pace.record(_kind(task.spec), lo, self.clock.now() - since)
         return end_task(task.trace, Outcome.DELETED if task.maybe_applied else Outcome.ALREADY_ABSENT)
 
     def _timed_out(self, task: TaskState) -> TaskEnd:
@@ -385,6 +506,11 @@ class TaskRunner:
         return end_task(task.trace, Outcome.TIMED_OUT, code="task_timeout", message=message)
 
 
+def _kind(spec: TaskSpec) -> str:
+    """Tasks of one kind take alike: a whole record, or one backup."""
+    return "record" if spec.backup_id is None else "backup"
+
+
 def note_delete(trace: TaskTrace, clock: Clock) -> None:
     """Count a DELETE before it is sent (one in the air may land); the first one's wall time is the task's."""
     trace.attempts += 1
@@ -396,16 +522,6 @@ async def retried_until(call: Call, retry: RetryPolicy, deadline: float) -> Answ
     """One call, retried on throttled, transient and no-service answers until ``deadline``."""
     answer, _ = await call_with_retries(call, retry, deadline=deadline, on_retry=log_retry)
     return answer
-
-
-async def wait_for_look(clock: Clock, pacer: Pacer, last: Sighting, deadline: float, *, first: bool) -> bool:
-    """Sleep until the next look the pacer chooses (one last look at the deadline); False once it has passed."""
-    now = clock.now()
-    delay = pacer.first_delay() if first else pacer.next_delay(now, last)
-    if now >= deadline:
-        return False
-    await clock.sleep(min(now + delay, deadline) - now)
-    return True
 
 
 def unreadable_end(trace: TaskTrace, answer: Answer) -> Ending:

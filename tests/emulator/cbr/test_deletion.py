@@ -138,3 +138,74 @@ async def test_delete_logs_may_be_missing_or_carry_another_request_id(clock: Fak
             assert logs == []
         else:
             assert logs[0]["extra_info"]["common"]["request_id"] != reply.headers["X-Request-Id"]
+
+
+async def test_without_progress_reported_progress_stays_0_until_the_backup_is_gone(clock: FakeClock) -> None:
+    """progress_reported off: extend_info.progress is 0 while waiting and deleting, in GET, in the list and
+    in the running delete log; the deletion still ends after its duration."""
+    emu = CbrEmulator(scenario(progress_reported=False, deletions_per_user=1, delete_duration_s=(10.0, 10.0)),
+                      seed=1, clock=clock)
+    running, waiting = (str(emu.add_backup()["id"]) for _ in range(2))
+
+    async def shown(backup_id: str) -> tuple[str, object, object]:
+        one = (await c.get(backup_id)).body["backup"]
+        listed = next(b for b in (await c.list()).body["backups"] if b["id"] == backup_id)
+        return one["status"], one["extend_info"]["progress"], listed["extend_info"]["progress"]
+
+    async with cloud(emu) as c:
+        await c.delete(running)
+        await c.delete(waiting)
+        clock.advance(5)
+        halfway = [await shown(running), await shown(waiting)]
+        log = (await c.logs({"status": "running"})).body["operation_logs"][0]
+        clock.advance(4.9)
+        near_end = await shown(running)
+        clock.advance(0.1)
+        ended = await c.status_of(running)
+        next_one = await shown(waiting)
+        clock.advance(10)
+        both = [await c.status_of(running), await c.status_of(waiting)]
+    assert halfway == [("deleting", 0, 0), ("waiting_delete", 0, 0)]
+    assert log["extra_info"]["common"]["progress"] == 0
+    assert near_end == ("deleting", 0, 0)
+    assert ended == 404
+    assert next_one == ("deleting", 0, 0)
+    assert both == [404, 404]
+
+
+async def test_the_first_deletes_of_each_backup_are_in_use_and_start_nothing(clock: FakeClock) -> None:
+    """busy_first_deletes 2: the first two DELETEs of a backup answer 400 BackupService.6216 and leave it
+    available, with no delete log and nothing queued; the third is accepted and the backup goes. Another
+    backup's count is its own."""
+    emu = CbrEmulator(scenario(busy_first_deletes=2, delete_duration_s=(5.0, 5.0)), seed=1, clock=clock)
+    backup_id, other_id = (str(emu.add_backup(children=1)["id"]) for _ in range(2))
+    async with cloud(emu) as c:
+        busy = [await c.delete(backup_id) for _ in range(2)]
+        meanwhile = await c.status_of(backup_id)
+        logs = len(emu.delete_logs(backup_id))
+        started = emu.stats.tasks_started
+        accepted = await c.delete(backup_id)
+        deleting = await c.status_of(backup_id)
+        other = await c.delete(other_id)
+        repeated = await c.delete(backup_id)  # CSBS.2003 as any repeat, not one of the first two
+        clock.advance(5)
+        gone = await c.status_of(backup_id)
+    assert [(r.status, r.body["error_code"]) for r in busy] == [(400, "BackupService.6216")] * 2
+    assert "in use" in busy[0].body["error_msg"]
+    assert (meanwhile, logs, started) == ("available", 0, 0)
+    assert (accepted.status, deleting) == (204, "deleting")
+    assert (other.status, other.body["error_code"]) == (400, "BackupService.6216")
+    assert (repeated.status, repeated.body["error_code"]) == (400, "CSBS.2003")
+    assert gone == 404
+    assert emu.stats.faults_by_kind["busy-first"] == 3
+    assert emu.stats.tasks_started == 1
+
+
+async def test_the_busy_first_answer_follows_the_code_form(clock: FakeClock) -> None:
+    """Point 15: with code_form bare, the forced busy answer's code is 6216."""
+    emu = CbrEmulator(scenario(busy_first_deletes=1, code_form="bare"), seed=1, clock=clock)
+    backup_id = str(emu.add_backup()["id"])
+    async with cloud(emu) as c:
+        busy = await c.delete(backup_id)
+        accepted = await c.delete(backup_id)
+    assert (busy.status, busy.body["error_code"], accepted.status) == (400, "6216", 204)

@@ -33,3 +33,16 @@ def test_the_same_seed_gives_the_same_backups() -> None:
         return [emu.backup(i) for i in emu.seed_random(4, vault_names=("default", "policy-a"))]
 
     assert made(7) == made(7) != made(8)
+
+
+def test_the_switches_of_a_harder_service_read_from_yaml_and_refuse_bad_counts(tmp_path: Path) -> None:
+    """progress_reported and busy_first_deletes default to a plain service, read from YAML, and a count below
+    0 (or not whole) is refused, naming the key."""
+    assert (scenario().progress_reported, scenario().busy_first_deletes) == (True, 0)
+    path = tmp_path / "s.yaml"
+    path.write_text("project_id: p\nprogress_reported: false\nbusy_first_deletes: 2\n")
+    loaded = CbrScenario.from_yaml(path)
+    assert (loaded.progress_reported, loaded.busy_first_deletes) == (False, 2)
+    for bad in (-1, 0.5, True):
+        with pytest.raises(ScenarioError, match="busy_first_deletes must be a whole number >= 0"):
+            CbrScenario.from_mapping({"project_id": "p", "busy_first_deletes": bad})

@@ -167,3 +167,76 @@ async def test_delete_of_an_item_not_in_the_record_or_of_several_ids(clock):
     assert wrong_record.status == 404
     assert several.status == 400
     assert emu.stats.tasks_started == 0
+
+
+async def test_without_progress_reported_progress_stays_0_until_the_backup_is_gone(clock: FakeClock):
+    """progress_reported off: extend_info.progress is 0 while waiting and deleting, in GET and in the list;
+    the deletion still ends after its duration."""
+    emu = Emulator(scenario(progress_reported=False, tasks_per_user=1, delete_duration_s=(10, 10)), clock=clock)
+    (cid_a, [running]), (cid_b, [waiting]) = records(emu, 2)
+
+    async def shown(item: str) -> tuple[str, object, object]:
+        one = (await c.get_item(item)).body["checkpoint_item"]
+        listed = next(i for i in (await c.list()).body["checkpoint_items"] if i["id"] == item)
+        return one["status"], one["extend_info"]["progress"], listed["extend_info"]["progress"]
+
+    async with cloud(emu) as c:
+        await c.delete_item(cid_a, running)
+        await c.delete_item(cid_b, waiting)
+        clock.advance(5)
+        halfway = [await shown(running), await shown(waiting)]
+        clock.advance(4.9)
+        near_end = await shown(running)
+        clock.advance(0.1)
+        ended = await c.status_of(running)
+        next_one = await shown(waiting)
+        clock.advance(10)
+        both = [await c.status_of(running), await c.status_of(waiting)]
+    assert halfway == [("deleting", 0, 0), ("waiting_delete", 0, 0)]
+    assert near_end == ("deleting", 0, 0)
+    assert ended == 404
+    assert next_one == ("deleting", 0, 0)
+    assert both == [404, 404]
+
+
+@pytest.mark.parametrize(("busy_mode", "status"), [("400", 400), ("409", 409)])
+async def test_the_first_deletes_of_each_backup_are_busy_and_start_nothing(clock: FakeClock, busy_mode, status):
+    """busy_first_deletes 2: the first two DELETEs of a backup answer busy (CSBS.2003, 400 or 409 as
+    busy_mode says) and leave it available with nothing queued; the third is accepted and the backup goes."""
+    emu = Emulator(scenario(busy_first_deletes=2, busy_mode=busy_mode, delete_duration_s=(5, 5)), clock=clock)
+    [(cid, [item])] = records(emu, 1)
+    async with cloud(emu) as c:
+        busy = [await c.delete_item(cid, item) for _ in range(2)]
+        meanwhile = await c.status_of(item)
+        started = emu.stats.tasks_started
+        accepted = await c.delete_item(cid, item)
+        deleting = await c.status_of(item)
+        repeated = await c.delete_item(cid, item)  # busy as any repeat, not one of the first two
+        clock.advance(5)
+        gone = await c.status_of(item)
+    assert [(a.status, a.body["error_code"]) for a in busy] == [(status, "CSBS.2003")] * 2
+    assert (meanwhile, started) == ("available", 0)
+    assert (accepted.status, deleting) == (200, "deleting")
+    assert repeated.status == status
+    assert gone == 404
+    assert emu.stats.faults_by_kind["busy-first"] == 2
+    assert emu.stats.deletes_by_target[item] == 4
+
+
+async def test_busy_first_deletes_count_per_backup_and_per_record(clock: FakeClock):
+    """The first DELETEs are counted per backup for ?checkpoint_items= and per record for a whole-record
+    DELETE: one backup's busy answers do not use up another's, nor its record's (nor another record's whose
+    id is the same: ``records`` gives record 1 the id of record 0's second backup)."""
+    emu = Emulator(scenario(busy_first_deletes=1, delete_duration_s=(5, 5)), clock=clock)
+    [(cid, items), (other_cid, other_items)] = records(emu, 2, items_each=2)
+    async with cloud(emu) as c:
+        first_a = await c.delete_item(cid, items[0])
+        second_a = await c.delete_item(cid, items[0])
+        first_b = await c.delete_item(cid, items[1])
+        first_record = await c.delete_record(other_cid)
+        second_record = await c.delete_record(other_cid)
+        statuses = [await c.status_of(i) for i in (*items, *other_items)]
+    assert [a.status for a in (first_a, second_a, first_b, first_record, second_record)] == [400, 200, 400, 400, 200]
+    assert statuses == ["deleting", "available", "deleting", "deleting"]
+    assert emu.stats.faults_by_kind["busy-first"] == 3
+    assert emu.stats.tasks_started == 2

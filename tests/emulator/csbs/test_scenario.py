@@ -25,6 +25,7 @@ def test_only_project_id_is_required():
     s = Scenario(project_id="P")
     assert (s.tasks_per_user, s.gone_mode, s.busy_mode, s.status_lag_s) == (5, "404", "400", 0.0)
     assert s.provider_id == "fc4d5750-22e7-4798-8a46-f48f62c4c1da"
+    assert (s.progress_reported, s.busy_first_deletes) == (True, 0)
 
 
 def test_example_file_loads_and_documents_every_key():
@@ -37,17 +38,21 @@ def test_example_file_loads_and_documents_every_key():
 
 
 def test_yaml_values_become_typed_fields(tmp_path):
-    """The modes YAML reads as numbers become text; id lists sets; odd_status an object."""
+    """The modes YAML reads as numbers become text; id lists sets; odd_status an object; the switches of a
+    harder service their bool and count."""
     path = write(tmp_path, """
 project_id: P
 gone_mode: 404
 busy_mode: 409
 image_items: [a, b]
 odd_status: {status: error-deleting, rate: 0.5}
+progress_reported: false
+busy_first_deletes: 2
 """)
     s = Scenario.from_yaml(path)
     assert (s.gone_mode, s.busy_mode, s.image_items) == ("404", "409", frozenset({"a", "b"}))
     assert s.odd_status == OddStatus(rate=0.5)
+    assert (s.progress_reported, s.busy_first_deletes) == (False, 2)
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -58,6 +63,8 @@ odd_status: {status: error-deleting, rate: 0.5}
     ("project_id: P\nodd_status: {status: x, rate: 3}\n", "odd_status rate"),
     ("project_id: P\nodd_status: {often: 1}\n", "unknown key(s): often"),
     ("project_id: P\nfaults: [{route: get_backup, kind: 500}]\n", "fault route"),
+    ("project_id: P\nbusy_first_deletes: -1\n", "busy_first_deletes must be a whole number >= 0"),
+    ("project_id: P\nbusy_first_deletes: 1.5\n", "busy_first_deletes must be a whole number >= 0"),
 ])
 def test_bad_files_name_the_file_and_the_problem(tmp_path, text, message):
     """Unknown keys and impossible values fail with a message naming the file and the key."""

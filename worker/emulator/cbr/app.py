@@ -113,7 +113,7 @@ class CbrEmulator(BaseEmulator[CbrScenario, CbrStore]):
             resource_name=resource_name or server_name, created_at=created, status=status,
             resource_type=resource_type, auto_trigger=auto, expired_at=expiry,
             image_ids=[f.uuid()] if image_backed else [], owner_project=OTHER_PROJECT if shared else "",
-            updated_at=created + timedelta(minutes=5),
+            updated_at=min(created + timedelta(minutes=5), max(created, f.now)),  # never in the future
         )
         self._store.add_backup(backup)
         for n in range(children):

@@ -30,6 +30,7 @@ FACE = Face(
     flag_fields={
         "delete_duration": "delete_duration_s", "tasks_per_user": "deletions_per_user",
         "status_lag": "status_lag_s", "fail_rate": "fail_rate", "token_ttl": "token_ttl_s",
+        "progress_reported": "progress_reported", "busy_first_deletes": "busy_first_deletes",
     },
     start=start, seed_tasks=seed_tasks, endpoint="CSBS_SERVICE=cbr ",
 )

@@ -15,6 +15,7 @@ from worker.emulator.core.scenario import (
     BaseFaultRule,
     BaseScenario,
     ScenarioError,
+    check_busy_first,
     check_credentials,
     check_duration,
 )
@@ -82,6 +83,12 @@ class CbrScenario(BaseScenario):
         log_request_id: point 7: ``extra_info.common.request_id`` equals the DELETE's ``X-Request-Id``.
         stuck_items: backups whose deletion never ends (it keeps its slot).
         status_lag_s: for this long after a DELETE, reads still show the backup as before it.
+        progress_reported: False = a service that reports no progress: ``extend_info.progress`` (and a
+            running delete log's ``progress``) stays 0 while a backup waits or is being deleted; the
+            deletion still ends on time.
+        busy_first_deletes: the first N DELETEs of each backup that would start its deletion answer 400
+            BackupService.6216 (in use, try again later) instead and start nothing; counted in
+            ``Stats.faults_by_kind["busy-first"]``.
         gone_answer: point 6: a backup that does not exist answers 404 BackupService.6200, or 401
             ``{"unauthorized": {"code": "401", "message": "Malformed request url"}}``.
         checkpoint_after: point 2: a restore point whose backups are all gone answers 404, or 200 ``deleted``.
@@ -117,6 +124,8 @@ class CbrScenario(BaseScenario):
     log_request_id: bool = True
     stuck_items: frozenset[str] = frozenset()
     status_lag_s: float = 0.0
+    progress_reported: bool = True
+    busy_first_deletes: int = 0
     gone_answer: GoneAnswer = "404"
     checkpoint_after: CheckpointAfter = "404"
     child_delete: ChildDelete = "refused"
@@ -141,6 +150,7 @@ def _check(s: CbrScenario) -> None:
     if s.offset_zero not in ("accepted", "refused"):
         raise ScenarioError("offset_zero must be 'accepted' or 'refused'")
     check_duration(s.delete_duration_s)
+    check_busy_first(s.busy_first_deletes)
     if s.delete_status not in (200, 202, 204):
         raise ScenarioError("delete_status must be 200, 202 or 204")
     if not 0.0 <= s.fail_rate <= 1.0:

@@ -1,10 +1,12 @@
 """The vaults, backups and delete operation logs of the one project, and what a DELETE does to them.
 
-A DELETE checks ``rules.refusal``, then (``delete_mode: queued``) hands one ``DeletionTask`` to the
-per-user ``TaskBoard`` (``deletions_per_user`` run, the rest wait): the backup shows ``waiting_delete``,
-then ``deleting`` with ``extend_info.progress`` rising, then it and its children are gone (404). A failed
-deletion leaves the backup ``available`` or ``error`` (point 5). With ``delete_mode: sync`` the backup is
-gone at the 204. Nothing runs in the background: every read first replays the board up to now.
+A DELETE checks ``rules.refusal`` (and answers the scenario's ``busy_first_deletes`` of each backup 400
+BackupService.6216), then (``delete_mode: queued``) hands one ``DeletionTask`` to the per-user
+``TaskBoard`` (``deletions_per_user`` run, the rest wait): the backup shows ``waiting_delete``, then
+``deleting`` with ``extend_info.progress`` rising (or staying 0, with ``progress_reported`` off), then it
+and its children are gone (404). A failed deletion leaves the backup ``available`` or ``error`` (point 5).
+With ``delete_mode: sync`` the backup is gone at the 204. Nothing runs in the background: every read first
+replays the board up to now.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from worker.emulator.cbr.scenario import CbrScenario
 from worker.emulator.core.errors import ApiError
 from worker.emulator.core.listing import ordered
 from worker.emulator.core.stats import Stats
-from worker.emulator.core.tasks import DeletionTask, TaskBoard
+from worker.emulator.core.tasks import BusyFirst, DeletionTask, TaskBoard
 from worker.emulator.core.timebase import TimeBase
 
 DELETE_FAILED = ("BackupService.6201", "The backup storage did not release the snapshot data.")
@@ -53,6 +55,7 @@ class CbrStore:
         self._version = 0  # changes whenever a backup is added or removed (keys the listing cache)
         self._listings: dict[tuple[Any, ...], tuple[int, int, list[Backup], dict[str, int]]] = {}
         self.board = TaskBoard(scenario.deletions_per_user, self._task_ended, stats)
+        self._busy_first = BusyFirst(scenario.busy_first_deletes, stats)
 
     # -- seeding ---------------------------------------------------------------------------------------
 
@@ -191,6 +194,8 @@ class CbrStore:
         over = self._s.over_limit != "queue" and self.board.outstanding(user) >= self._s.deletions_per_user
         if over:
             raise rules.over_limit_refusal(self._s, backup_id)
+        if self._busy_first.refuses(backup_id):
+            raise errors.in_use(backup_id)
         log = self._new_log(backup, request_id, now)
         if self._s.delete_mode == "sync":
             log.status, log.progress, log.started_at, log.ended_at = "success", 100, log.created_at, log.created_at
@@ -205,6 +210,7 @@ class CbrStore:
             task_id=log.id, user=user, item_ids=(backup.id,), queued_at=now,
             duration_s=rng.uniform(*s.delete_duration_s), failing=frozenset({backup.id}) if fails else frozenset(),
             stuck_at=rng.uniform(0.1, 0.9) if backup.id in s.stuck_items else None,
+            reports_progress=s.progress_reported,
         )
         log.task = task
         for held in self._family(backup):

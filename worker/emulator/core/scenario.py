@@ -188,6 +188,12 @@ def check_duration(duration_s: tuple[float, float]) -> None:
         raise ScenarioError(f"delete_duration_s {duration_s} must be (min, max) with 0 <= min <= max")
 
 
+def check_busy_first(n: object) -> None:
+    """``busy_first_deletes``: a whole number, 0 or more."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ScenarioError(f"busy_first_deletes must be a whole number >= 0, got {n!r}")
+
+
 def read_scenario_file(path: str | Path) -> dict[str, Any]:
     """The raw mapping of a scenario YAML file (empty file: empty mapping); ScenarioError if unreadable."""
     try:

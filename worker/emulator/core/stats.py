@@ -17,7 +17,8 @@ class Stats:
         self.requests_by_route: Counter[str] = Counter()  #: every request, faulted and refused ones too
         self.responses_by_status: Counter[int] = Counter()  #: every answer sent (dropped ones are not)
         self.deletes_by_target: Counter[str] = Counter()  #: item id (?checkpoint_items) or record id
-        self.faults_by_kind: Counter[str] = Counter()  #: injected faults that fired
+        #: injected faults that fired, by kind; ``busy-first``: DELETEs answered busy by ``busy_first_deletes``
+        self.faults_by_kind: Counter[str] = Counter()
         self.max_outstanding: dict[str, int] = {}  #: per user, high-water of waiting + running tasks
         self.task_running_seconds = 0.0  #: summed running time of ended tasks (server side)
         self.tasks_started = 0

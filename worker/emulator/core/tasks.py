@@ -4,12 +4,16 @@ Nothing runs in the background. ``TaskBoard.advance(now)`` replays what happened
 order: each running task ends at its exact end time, and the first waiting task of that user starts at
 that very instant. So the board is deterministic under an injected clock, and the running time it
 accounts is exact, however rarely the emulator is asked.
+
+Two switches of both faces' scenarios live here too, so that both faces read them alike: a service that
+reports no progress (``DeletionTask.reports_progress``), and one that answers the first DELETEs of each
+backup busy (``BusyFirst``).
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Iterable
+from collections import Counter, deque
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 
 from worker.emulator.core.stats import Stats
@@ -28,6 +32,8 @@ class DeletionTask:
         failing: backups whose deletion ends in ``error`` when the task ends.
         stuck_at: for a stuck task, the fraction of progress where it freezes forever; None otherwise.
         odd_items: backups that show the scenario's undocumented ``odd_status`` while this task holds them.
+        reports_progress: False for a service that reports no progress: ``progress`` stays 0 throughout
+            (the task still ends after ``duration_s``).
     """
 
     task_id: str
@@ -38,6 +44,7 @@ class DeletionTask:
     failing: frozenset[str] = frozenset()
     stuck_at: float | None = None
     odd_items: frozenset[str] = frozenset()
+    reports_progress: bool = True
     started_at: float | None = field(default=None, init=False)
     ended_at: float | None = field(default=None, init=False)
 
@@ -54,14 +61,42 @@ class DeletionTask:
         return self.started_at is not None and self.ended_at is None
 
     def progress(self, now: float) -> int:
-        """Percent done: 0 while waiting, rising with elapsed/duration, frozen for a stuck task."""
-        if self.started_at is None:
+        """Percent done: 0 while waiting, rising with elapsed/duration, frozen for a stuck task; always 0 if
+        the service reports no progress."""
+        if self.started_at is None or not self.reports_progress:
             return 0
         until = now if self.ended_at is None else min(now, self.ended_at)
         fraction = 1.0 if self.duration_s <= 0 else (until - self.started_at) / self.duration_s
         if self.stuck_at is not None:
             fraction = min(fraction, self.stuck_at)
         return max(0, min(100, int(fraction * 100)))
+
+
+class BusyFirst:
+    """The first ``n`` DELETEs of each backup that would start its deletion are answered busy instead, and
+    start nothing: the backup is briefly in use, or the service's queue refuses.
+
+    Args:
+        n: the scenario's ``busy_first_deletes`` (0: never busy).
+        stats: counts each such answer in ``faults_by_kind["busy-first"]``.
+    """
+
+    KIND = "busy-first"
+
+    def __init__(self, n: int, stats: Stats) -> None:
+        self._n = n
+        self._stats = stats
+        self._seen: Counter[Hashable] = Counter()
+
+    def refuses(self, target: Hashable) -> bool:
+        """True if this DELETE of ``target`` (a backup, or a CSBS record: a key the face keeps apart from
+        its backups') is one of its first ``n``; the face then answers its busy error. Ask only once every
+        other check let the DELETE through."""
+        if self._seen[target] >= self._n:
+            return False
+        self._seen[target] += 1
+        self._stats.faults_by_kind[self.KIND] += 1
+        return True
 
 
 class TaskBoard:

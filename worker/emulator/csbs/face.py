@@ -35,6 +35,7 @@ FACE = Face(
         "delete_duration": "delete_duration_s", "tasks_per_user": "tasks_per_user", "gone_mode": "gone_mode",
         "deleted_linger": "deleted_linger_s", "busy_mode": "busy_mode", "status_lag": "status_lag_s",
         "fail_rate": "fail_rate", "stuck_rate": "stuck_rate", "token_ttl": "token_ttl_s",
+        "progress_reported": "progress_reported", "busy_first_deletes": "busy_first_deletes",
     },
     start=start, seed_tasks=seed_tasks,
 )

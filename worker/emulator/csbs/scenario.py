@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from worker.emulator.core.errors import ERROR_SHAPES, ErrorShape
-from worker.emulator.core.scenario import BaseFaultRule, BaseScenario, ScenarioError, check_duration
+from worker.emulator.core.scenario import (
+    BaseFaultRule,
+    BaseScenario,
+    ScenarioError,
+    check_busy_first,
+    check_duration,
+)
 
 CSBS_PROVIDER_ID = "fc4d5750-22e7-4798-8a46-f48f62c4c1da"
 
@@ -85,6 +91,12 @@ class Scenario(BaseScenario):
         busy_mode: the answer to a DELETE of something being deleted, backed up or restored:
             ``400`` (CSBS.2003) or ``409``.
         status_lag_s: for this long after a DELETE, GET and list still show the status from before it.
+        progress_reported: False = a service that reports no progress: ``extend_info.progress`` stays 0
+            while a backup waits or is being deleted (GET and list); the deletion still ends on time.
+        busy_first_deletes: the first N DELETEs of each backup (``?checkpoint_items=``) or record (a
+            whole-record DELETE) that would start a deletion answer busy instead (as ``busy_mode`` says)
+            and start nothing, as when the backup is briefly in use; counted in
+            ``Stats.faults_by_kind["busy-first"]``.
         fail_items: item ids whose deletion always ends in ``error``.
         fail_rate: probability that the deletion of any other item ends in ``error`` (seeded).
         stuck_items: item ids whose deletion task never ends (and keeps its slot).
@@ -128,6 +140,8 @@ class Scenario(BaseScenario):
     deleted_linger_s: float = 60.0
     busy_mode: BusyMode = "400"
     status_lag_s: float = 0.0
+    progress_reported: bool = True
+    busy_first_deletes: int = 0
     fail_items: frozenset[str] = frozenset()
     fail_rate: float = 0.0
     stuck_items: frozenset[str] = frozenset()
@@ -153,6 +167,7 @@ class Scenario(BaseScenario):
 def _check_scenario(s: Scenario) -> None:
     """Reject values that cannot describe a cloud (negative times, rates outside 0..1, bad modes)."""
     check_duration(s.delete_duration_s)
+    check_busy_first(s.busy_first_deletes)
     if s.gone_mode not in ("404", "deleted"):
         raise ScenarioError(f"gone_mode {s.gone_mode!r} must be '404' or 'deleted'")
     if s.busy_mode not in ("400", "409"):

@@ -59,7 +59,8 @@ class BackupFactory:
         rng = self._rng
         resource_id, resource_name, zone = server or rng.choice(self._servers)
         prefix = "autobk" if policy_id else "manualbk"
-        finished = created_at + timedelta(minutes=rng.uniform(2, 25))
+        # A backup took minutes, but never finished in the future: one created "now" finished now.
+        finished = min(created_at + timedelta(minutes=rng.uniform(2, 25)), max(created_at, self._now))
         return Item(
             id=item_id, checkpoint_id=checkpoint_id, name=f"{prefix}_{rng.getrandbits(16):04x}",
             resource_id=resource_id, resource_name=resource_name, created_at=created_at,

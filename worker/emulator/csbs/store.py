@@ -1,9 +1,10 @@
 """The backups of the one project, and what a DELETE does to them.
 
 A DELETE checks that every backup it names may go (not registered to an image, nothing running on it,
-status ``available`` or ``error``), then queues one ``DeletionTask`` and returns. When the task ends, its
-backups vanish (404), linger as ``deleted`` first, or fail to ``error``, as the scenario says. Readers get
-each backup as it looks now, including the scenario's ``status_lag_s``.
+status ``available`` or ``error``; and not one of the scenario's ``busy_first_deletes`` of that backup or
+record), then queues one ``DeletionTask`` and returns. When the task ends, its backups vanish (404), linger
+as ``deleted`` first, or fail to ``error``, as the scenario says. Readers get each backup as it looks now,
+including the scenario's ``status_lag_s`` (and, with ``progress_reported`` off, a progress of 0).
 
 The task fields move as the API shows them: a queued or running deletion shows its own new
 ``extend_info.taskid`` and an ``updated_at`` of when it was queued or started; a failed one keeps that
@@ -21,7 +22,7 @@ from typing import Any
 
 from worker.emulator.core.backup import DELETABLE
 from worker.emulator.core.stats import Stats
-from worker.emulator.core.tasks import DeletionTask, TaskBoard
+from worker.emulator.core.tasks import BusyFirst, DeletionTask, TaskBoard
 from worker.emulator.core.timebase import TimeBase
 from worker.emulator.csbs import errors
 from worker.emulator.csbs.model import Item, Rendering, Shown, View, render
@@ -54,6 +55,7 @@ class BackupStore:
         self._lingering: set[str] = set()  # ``deleted`` items waiting for their purge_at
         self._rendering = Rendering(scenario.progress_format, scenario.fail_code_numeric)
         self.board = TaskBoard(scenario.tasks_per_user, self._task_ended, stats)
+        self._busy_first = BusyFirst(scenario.busy_first_deletes, stats)
 
     # -- reading -------------------------------------------------------------------------------------
 
@@ -118,7 +120,7 @@ class BackupStore:
         items = self._live_items(checkpoint_id)
         if not items:
             raise errors.not_found(checkpoint_id)
-        self._check_deletable(items)
+        self._check_deletable(items, ("record", checkpoint_id))
         self._queue(user, items, now)
 
     def delete_item(self, checkpoint_id: str, item_id: str, user: str) -> None:
@@ -127,7 +129,7 @@ class BackupStore:
         items = [i for i in self._live_items(checkpoint_id) if i.id == item_id]
         if not items:
             raise errors.not_found(item_id)
-        self._check_deletable(items)
+        self._check_deletable(items, ("item", item_id))
         self._queue(user, items, now)
 
     # -- inside --------------------------------------------------------------------------------------
@@ -137,13 +139,16 @@ class BackupStore:
         ids = self._records.get(checkpoint_id, [])
         return [self._items[i] for i in ids if i in self._items and self._items[i].status != "deleted"]
 
-    def _check_deletable(self, items: Sequence[Item]) -> None:
+    def _check_deletable(self, items: Sequence[Item], target: tuple[str, str]) -> None:
+        """Refuse the DELETE of ``target`` (``("record", id)`` or ``("item", id)``) unless all ``items`` may go."""
         for item in items:
             if item.image_registered:
                 raise errors.image_registered(item.id)
         for item in items:
             if item.task is not None or item.status not in DELETABLE:
                 raise errors.busy(item.id, self._scenario.busy_mode)
+        if self._busy_first.refuses(target):
+            raise errors.busy(items[0].id, self._scenario.busy_mode)
 
     def _queue(self, user: str, items: list[Item], now: float) -> None:
         task = self._new_task(user, tuple(i.id for i in items), now)
@@ -160,6 +165,7 @@ class BackupStore:
             task_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
             user=user, item_ids=item_ids, queued_at=now, duration_s=duration, failing=failing,
             stuck_at=rng.uniform(0.1, 0.9) if stuck else None, odd_items=self._odd_items(item_ids),
+            reports_progress=s.progress_reported,
         )
 
     def _odd_items(self, item_ids: tuple[str, ...]) -> frozenset[str]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from worker.cloud.fields import read_datetime, read_progress, text
+from worker.cloud.fields import read_datetime, read_progress, read_time, text
 from worker.engine.answer import Answer, AnswerKind
 from worker.engine.sighting import Seen, Sighting
 
@@ -51,7 +51,10 @@ def read_backup(backup: Mapping[str, Any]) -> Sighting:
     elif seen is not Seen.RUNNING:
         progress = None
     vault = backup.get("vault_id")
-    return Sighting(seen, progress, status=shown, where=vault if isinstance(vault, str) and vault else None)
+    # An ``available`` or ``error`` backup is dated, so a fall-back after our DELETE is acted on at once.
+    changed_at = read_time(backup.get("updated_at")) if seen is Seen.UNTOUCHED else None
+    return Sighting(seen, progress, status=shown, where=vault if isinstance(vault, str) and vault else None,
+                    changed_at=changed_at)
 
 
 def read_answer(answer: Answer) -> Sighting | None:

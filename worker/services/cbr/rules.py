@@ -13,12 +13,16 @@ the loop:
 - There is no ``fail_op`` (point 5): a deletion that failed shows only as the backup back in ``available``
   or in ``error``. The loop re-sends it at most ``MAX_RESENDS`` times; before each re-send the ``delete``
   operation logs of the backup's vault are read (point 7): a ``failed``/``timeout`` log of this backup
-  since our first DELETE fails the task at once with its ``error_info``. A listing that fails, or finds
+  since our first DELETE fails the task at once with its ``error_info``, unless its code is one the
+  errors table says to try again (6201): while the backup is there to delete, that is sent again, and the
+  log's code and message are the task's only once the cap is reached. A listing that fails, or finds
   nothing, gives no verdict.
+- The sweep lists the backups in ``waiting_delete`` and ``deleting`` (``status`` repeats, one listing).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,9 +30,9 @@ import structlog
 
 from worker.engine.answer import Answer, AnswerKind
 from worker.engine.outcomes import Outcome, RunAbort, TaskEnd
-from worker.engine.sighting import Sighting
+from worker.engine.sighting import Seen, Sighting
 from worker.engine.tracking import BaseRules, TaskSpec, TaskState, Verdict, abort_run, end_task
-from worker.services.cbr.answers import busy_limit, full_code
+from worker.services.cbr.answers import BUSY_LIMITS, busy_limit, full_code
 from worker.services.cbr.client import CbrClient
 from worker.services.cbr.observe import read_backup, read_delete_log
 
@@ -45,6 +49,7 @@ class CbrRules(BaseRules):
     """The CBR calls, readings and checks of one run's tasks."""
 
     max_resends: int | None = MAX_RESENDS
+    sweep_covers = frozenset({Seen.QUEUED, Seen.RUNNING})
 
     def __init__(self, client: CbrClient) -> None:
         self.client = client
@@ -111,7 +116,15 @@ class CbrRules(BaseRules):
         if found is None or not found.failed:
             return None
         return Verdict(found.error_code or "delete_failed",
-                       found.error_message or f"the delete operation log says {found.status}")
+                       found.error_message or f"the delete operation log says {found.status}",
+                       final=full_code(found.error_code) not in BUSY_LIMITS)  # 6201: "try again"
+
+    async def sweep(self, deadline: float) -> Answer:
+        """The backups waiting to be deleted or being deleted, by id."""
+        answer = await self.client.list_backups(deadline=deadline, status=["waiting_delete", "deleting"])
+        if answer.kind is not AnswerKind.OK:
+            return answer
+        return dataclasses.replace(answer, data={str(b.get("id")): read_backup(b) for b in answer.data})
 
     async def _look(self, task: TaskState) -> Answer:
         async def look() -> Answer:

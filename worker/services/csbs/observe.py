@@ -59,8 +59,8 @@ def read_item(item: Mapping[str, Any]) -> Sighting:
         return _failure(item, extend)
     if status in _BLOCKING:
         return Sighting(Seen.BLOCKED, status=shown)
-    if status in _UNTOUCHED:
-        return Sighting(Seen.UNTOUCHED, status=shown)
+    if status in _UNTOUCHED:  # dated, so a fall-back after our DELETE is acted on at once
+        return Sighting(Seen.UNTOUCHED, status=shown, changed_at=read_time(item.get("updated_at")))
     return Sighting(Seen.UNKNOWN, status=shown)
 
 
