@@ -36,12 +36,13 @@ def test_coarse_progress_looks_at_the_earliest_possible_end() -> None:
 @pytest.mark.parametrize(("elapsed", "progress", "edge"), [
     (43.0, 14, "early"),  # the end lies between 286.7 s and 307.1 s: a 20 s window, wider than min_s
     (1.5, 14, "late"),  # between 10.0 s and 10.7 s: within min_s (2 s), one look at its late edge sees it
-    (43.0, 20, "late"),  # from 20 % the window is at most 5 %: the late edge
+    (43.0, 25, "early"),  # between 165.4 s and 172.0 s: 6.6 s, still wider than min_s
+    (43.0, 30, "late"),  # from 30 % the window is at most 3.3 %: the late edge
     (1.5, 9, "early"),  # below 10 % the early edge, however narrow
 ])
-def test_between_10_and_20_percent_the_window_in_seconds_decides(elapsed: float, progress: int, edge: str) -> None:
-    """A first look learned late (tens of seconds into a long deletion) sees 10-20 %: aiming at the late edge
-    of so wide a window would come up to 7 % of the deletion late, so the pacer looks at its early edge first,
+def test_between_10_and_30_percent_the_window_in_seconds_decides(elapsed: float, progress: int, edge: str) -> None:
+    """A first look learned late (tens of seconds into a long deletion) sees 10-30 %: aiming at the late edge
+    of so wide a window would come up to 9 % of the deletion late, so the pacer looks at its early edge first,
     unless the window is no wider than min_s."""
     early, late = elapsed * 100 / (progress + 1), elapsed * 100 / progress
     expected = (late * Pacer.LATE_MARGIN if edge == "late" else early) - elapsed

@@ -260,6 +260,20 @@ def test_the_jitter_draws_within_half_and_the_whole_step() -> None:
 
 
 @SIDES
+def test_waiting_for_a_slot_after_stepping_aside_does_not_eat_the_task_timeout(side: Side) -> None:
+    """One slot, task timeout 600 s. "busy" steps aside at 0 s; "long" then holds the slot for 580 s. Back at
+    580 s, its DELETE is taken and its 30 s deletion runs past 600 s: deleted, for following a deletion gets
+    the whole task timeout from the DELETE that started it."""
+    cloud = side.fake(CLOCK)
+    cloud.add("busy", delete_answers=[side.busy()], deletions=[[running(30), gone()]])
+    cloud.add("long", deletions=[[running(575), gone()]])
+    ran = through_slots(side, cloud, ["busy", "long"], concurrency=1)
+
+    assert ran.outcomes() == ["deleted", "deleted"]
+    assert cloud.delete_times("busy")[1] > 570.0 and cloud.read_times("busy")[-1] > 600.0
+
+
+@SIDES
 def test_a_busy_answer_to_a_resend_keeps_the_slot(side: Side, logs: list[EventDict]) -> None:
     """The first DELETE was accepted and lost; the re-send after the lag window is answered busy (our first
     deletion may run after all): followed in its slot, not stepped aside."""
@@ -298,12 +312,13 @@ def listings(cloud: Fake) -> list[float]:
 
 @SIDES
 def test_one_listing_serves_the_blind_tasks_and_a_task_no_longer_listed_looks_at_once(side: Side) -> None:
-    """Five deletions that report no progress, ending at 12, 17, 22, 27 and 32 s. From their first looks (5 s)
-    on, one listing of what is being deleted stands in for the looks of all of them: every 0.8 s at first
-    (min_s, 1 s, shortened because it serves five), then every 11 % of the median duration seen, stretched as
-    fewer tasks remain. A task no longer listed looks at once and is seen gone; the last one, alone, follows
-    its own pace. 31 calls for 5 tasks, seen within 3 s of their ends but the last; each task looking for
-    itself takes 38 calls and sees them up to 7.5 s late."""
+    """Five deletions that report no progress, ending at 12, 17, 22, 27 and 32 s. Each looks for itself at
+    5 and 6 s (nothing learned yet); once their own next looks are further away than a sweep's period, one
+    listing of what is being deleted stands in for the looks of all: every 0.8 s at first (min_s, 1 s,
+    shortened because it serves five), then every 11 % of the median duration seen, stretched as fewer tasks
+    remain. A task no longer listed looks at once and is seen gone, the first three within a second of their
+    ends; the last one, alone, follows its own pace. Each task looking for itself makes as many calls (38)
+    and sees the ends up to 7.5 s late."""
     cloud = side.fake(CLOCK)
     names = [f"b{n}" for n in range(5)]
     for n, name in enumerate(names):
@@ -312,18 +327,17 @@ def test_one_listing_serves_the_blind_tasks_and_a_task_no_longer_listed_looks_at
 
     assert ran.outcomes() == ["deleted"] * 5
     assert [cloud.read_times(name) for name in names] == [
-        [5.0, pytest.approx(12.2)], [pytest.approx(17.392)], [5.0, pytest.approx(22.584)],
-        [pytest.approx(29.95092)], [pytest.approx(44.92638)]]
-    assert listings(cloud)[:10] == pytest.approx([5.0 + 0.8 * n for n in range(10)])
-    assert len(cloud.calls) == 31
+        [5.0, 6.0, pytest.approx(at)] for at in (12.4, 17.68, 22.96, 30.4488, 45.6732)]
+    assert listings(cloud)[:9] == pytest.approx([6.0 + 0.8 * n for n in range(9)])
+    assert len(cloud.calls) == 38
 
 
 @SIDES
 def test_a_task_never_seen_working_is_not_concluded_from_its_absence(side: Side) -> None:
     """The status lags 8 s behind the DELETE (shown as before): listings do not show it, which says nothing;
     it keeps its own looks (5, 6, 7.5 s); a listing then shows it deleting, and the listing after its end
-    (38 s) no longer does: seen gone at 38.3 s. The two others end at 40 s; two tasks left, the listings
-    come half as often: seen at 46.6 s."""
+    (38 s) no longer does: seen gone at 38.7 s. The two others end at 40 s; two tasks left, the listings
+    come half as often: seen at 47 s."""
     cloud = side.fake(CLOCK)
     names = ["lagging", "other1", "other2"]
     cloud.add("lagging", deletions=[[Phase("lag", 8.0, busy=True), running(30, silent=True), gone()]])
@@ -333,14 +347,15 @@ def test_a_task_never_seen_working_is_not_concluded_from_its_absence(side: Side)
 
     assert ran.outcomes() == ["deleted"] * 3
     assert [cloud.read_times(name) for name in names] == [
-        [5.0, 6.0, 7.5, pytest.approx(38 + 1 / 3)], [5.0, pytest.approx(46.62)], [5.0, pytest.approx(46.62)]]
+        [5.0, 6.0, 7.5, pytest.approx(38 + 2 / 3)], [5.0, 6.0, pytest.approx(47.02667)],
+        [5.0, 6.0, pytest.approx(47.02667)]]
     assert cloud.delete_times("lagging") == [0.0]
 
 
 @SIDES
 def test_a_listing_that_fails_is_skipped(side: Side, logs: list[EventDict]) -> None:
-    """The first three listings fail: each is logged and skipped, the tasks keep their own looks (5, 6,
-    7.5 s) until listings work again, and the one after their end (20 s) sends them to look (21 s)."""
+    """The first three listings fail: each is logged and skipped, the tasks keep their own looks (5, 6, 7.5,
+    9.75 s) until listings work again, and the one after their end (20 s) sends them to look (20.7 s)."""
     cloud = side.fake(CLOCK)
     cloud.listing_answers = [http(500, None, "boom")] * 3
     names = [f"b{n}" for n in range(3)]
@@ -350,7 +365,7 @@ def test_a_listing_that_fails_is_skipped(side: Side, logs: list[EventDict]) -> N
 
     assert ran.outcomes() == ["deleted"] * 3
     assert len(events(logs, "sweep_unread")) == 3
-    assert [cloud.read_times(name) for name in names] == [[5.0, 6.0, 7.5, pytest.approx(21.0)]] * 3
+    assert [cloud.read_times(name) for name in names] == [[5.0, 6.0, 7.5, 9.75, pytest.approx(20 + 2 / 3)]] * 3
 
 
 def test_without_sweeps_each_blind_task_looks_for_itself() -> None:

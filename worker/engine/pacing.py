@@ -92,14 +92,14 @@ class Pacer:
 
     Progress comes in whole percent, so one look at ``p`` percent after ``elapsed`` seconds of running
     bounds the end: after ``elapsed * 100 / (p + 1)`` and no later than ``elapsed * 100 / p``. Once that
-    window is narrow (``p`` at least ``FINE_PROGRESS``, a window of 5 % at most, or at least
+    window is narrow (``p`` at least ``FINE_PROGRESS``, a window of 3.3 % at most, or at least
     ``COARSE_PROGRESS`` with a window no wider than ``min_s``) the pacer looks at its late edge, one look
     that sees the end; before, at its early edge, which is never past the end and shows the task well along.
     Both need the running time, known when the task started at the DELETE (it was never seen queued);
     after a wait in the provider's queue the start is unknown, and the speed between two looks decides.
     """
 
-    FINE_PROGRESS = 20
+    FINE_PROGRESS = 30
     COARSE_PROGRESS = 10
     LATE_MARGIN = 1.002  # just past the late edge, for clocks and rounding
     # A speed measured between two looks is less exact: aim this much after the estimated end.

@@ -66,7 +66,7 @@ class Sweeper:
     async def wait(self, key: str, delay: float, *, since: float, last: Seen | None, blind: bool) -> Sighting | None:
         """Sleep ``delay``, or less when a sweep sees the task: its sighting (still working), or None when
         the task should look itself now (its time came, or a sweep no longer lists it)."""
-        if self._sweep is None or not blind:
+        if self._sweep is None or not blind or delay <= self._period_s():  # a sweep could not come sooner
             await self._clock.sleep(delay)
             return None
         waiter = _Waiter(key, self._clock.now() + delay, since, last)

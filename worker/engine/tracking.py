@@ -107,7 +107,7 @@ class TaskState:
     deadline: float
     deleted_at: float  # when the last DELETE was answered (or the task adopted)
     pacer: Pacer
-    retried: Callable[[Call], Awaitable[Answer]]  # one call, retried within the task's time
+    retry: RetryPolicy
     maybe_applied: bool = False  # a DELETE of ours may have been applied (answered OK, busy or unknown)
     accepted: bool = False  # the last DELETE was accepted, or may have been applied: a fall-back counts
     seen_working: bool = False  # seen queued or running since the last DELETE
@@ -128,6 +128,10 @@ class TaskState:
     busy: Counter[str] = field(default_factory=Counter)  # capped busy answers, by the cap's key
     logged: set[str] = field(default_factory=set)  # once-only notes the rules have logged
     last_sighting: Sighting = field(default_factory=lambda: Sighting(Seen.UNTOUCHED))
+
+    async def retried(self, call: Call) -> Answer:
+        """One call, retried on throttled, transient and no-service answers within the task's time."""
+        return await retried_until(call, self.retry, self.deadline)
 
 
 @dataclass(frozen=True)
@@ -233,7 +237,7 @@ class TaskRunner:
         now = self.clock.now()
         deadline = now + self.policy.task_timeout_s
         task = TaskState(spec, trace, deadline, now, Pacer(self.policy.timing, now, self.pace, _kind(spec)),
-                         partial(retried_until, retry=self.policy.retry, deadline=deadline))
+                         self.policy.retry)
         if adopted:
             task.maybe_applied = task.accepted = task.seen_working = True
             # The adopted deletion was sent by an earlier run, at most about one task timeout ago.
@@ -293,6 +297,10 @@ class TaskRunner:
     async def _read_delete_answer(self, task: TaskState, answer: Answer) -> Ending | None:
         kind = answer.kind
         if kind is AnswerKind.OK:
+            if task.asides and not task.maybe_applied:
+                # Its deletion starts only now: the time it stood aside, waiting for a slot, was not following
+                # a deletion, so following this one gets the whole task timeout.
+                task.deadline = max(task.deadline, self.clock.now() + self.policy.task_timeout_s)
             task.maybe_applied = True
             task.trace.state = "submitted"
             log.info("task_submitted", attempt=task.trace.attempts, request_id=answer.request_id)
