@@ -38,6 +38,35 @@ async def test_sixth_deletion_waits_and_starts_the_instant_a_slot_frees(side: Si
     assert (stats.first_task_start, stats.last_task_end) == (start, start + 20)
 
 
+async def test_without_progress_reported_progress_stays_0_until_the_backup_is_gone(side: Side,
+                                                                                  clock: FakeClock) -> None:
+    """progress_reported off: extend_info.progress is 0 while waiting and deleting, in GET and in the list;
+    the deletion still ends after its duration."""
+    emu = side.emulator(clock, progress_reported=False, delete_duration_s=(10, 10), **{side.per_user: 1})
+    running, waiting = side.backups(emu, 2)
+
+    async def shown(backup_id: str) -> tuple[str | int, int, int]:
+        return await c.status_of(backup_id), await c.progress_of(backup_id), await c.progress_of(backup_id, True)
+
+    async with side.cloud(emu) as c:
+        await c.delete_backup(running)
+        await c.delete_backup(waiting)
+        clock.advance(5)
+        halfway = [await shown(running.id), await shown(waiting.id)]
+        clock.advance(4.9)
+        near_end = await shown(running.id)
+        clock.advance(0.1)
+        ended = await c.status_of(running.id)
+        next_one = await shown(waiting.id)
+        clock.advance(10)
+        both = [await c.status_of(running.id), await c.status_of(waiting.id)]
+    assert halfway == [("deleting", 0, 0), ("waiting_delete", 0, 0)]
+    assert near_end == ("deleting", 0, 0)
+    assert ended == 404
+    assert next_one == ("deleting", 0, 0)
+    assert both == [404, 404]
+
+
 async def test_replay_is_exact_however_rarely_the_emulator_is_asked(side: Side, clock: FakeClock) -> None:
     """Twelve equal deletions end in three waves at their exact times even when the clock jumps past them all."""
     emu = side.emulator(clock, delete_duration_s=(2, 2))

@@ -169,36 +169,6 @@ async def test_delete_of_an_item_not_in_the_record_or_of_several_ids(clock):
     assert emu.stats.tasks_started == 0
 
 
-async def test_without_progress_reported_progress_stays_0_until_the_backup_is_gone(clock: FakeClock):
-    """progress_reported off: extend_info.progress is 0 while waiting and deleting, in GET and in the list;
-    the deletion still ends after its duration."""
-    emu = Emulator(scenario(progress_reported=False, tasks_per_user=1, delete_duration_s=(10, 10)), clock=clock)
-    (cid_a, [running]), (cid_b, [waiting]) = records(emu, 2)
-
-    async def shown(item: str) -> tuple[str, object, object]:
-        one = (await c.get_item(item)).body["checkpoint_item"]
-        listed = next(i for i in (await c.list()).body["checkpoint_items"] if i["id"] == item)
-        return one["status"], one["extend_info"]["progress"], listed["extend_info"]["progress"]
-
-    async with cloud(emu) as c:
-        await c.delete_item(cid_a, running)
-        await c.delete_item(cid_b, waiting)
-        clock.advance(5)
-        halfway = [await shown(running), await shown(waiting)]
-        clock.advance(4.9)
-        near_end = await shown(running)
-        clock.advance(0.1)
-        ended = await c.status_of(running)
-        next_one = await shown(waiting)
-        clock.advance(10)
-        both = [await c.status_of(running), await c.status_of(waiting)]
-    assert halfway == [("deleting", 0, 0), ("waiting_delete", 0, 0)]
-    assert near_end == ("deleting", 0, 0)
-    assert ended == 404
-    assert next_one == ("deleting", 0, 0)
-    assert both == [404, 404]
-
-
 @pytest.mark.parametrize(("busy_mode", "status"), [("400", 400), ("409", 409)])
 async def test_the_first_deletes_of_each_backup_are_busy_and_start_nothing(clock: FakeClock, busy_mode, status):
     """busy_first_deletes 2: the first two DELETEs of a backup answer busy (CSBS.2003, 400 or 409 as
