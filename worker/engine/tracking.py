@@ -38,7 +38,7 @@ from worker.engine.answer import Answer, AnswerKind
 from worker.engine.clock import Clock
 from worker.engine.outcomes import Outcome, RunAbort, TaskEnd
 from worker.engine.pacing import PaceBook, Pacer, PollTiming
-from worker.engine.retry import RetryPolicy, Rng, call_with_retries
+from worker.engine.retry import RetryPolicy, Rng, backoff_s, call_with_retries
 from worker.engine.sighting import Seen, Sighting
 from worker.engine.sweep import Sweeper
 
@@ -340,8 +340,8 @@ class TaskRunner:
     def _step_aside(self, task: TaskState, answer: Answer) -> Ending:
         """Give the slot up for a backoff of a few seconds (doubling, jittered), within the task timeout."""
         task.asides += 1
-        base = 2.0 * self.policy.timing.min_s * 2 ** (task.asides - 1)
-        delay = min(self.policy.timing.max_s, base) * (0.5 + 0.5 * self.rng())
+        steps = RetryPolicy(base_s=2.0 * self.policy.timing.min_s, cap_s=self.policy.timing.max_s)
+        delay = backoff_s(steps, task.asides, rng=lambda: 0.5 + 0.5 * self.rng())  # half to all of each step
         until = self.clock.now() + delay
         if until >= task.deadline:
             return end_task(task.trace, Outcome.FAILED, answer, message=(
