@@ -1,8 +1,8 @@
 """The composition root: argv -> a typed request -> a run; the run's exit code -> the process.
 
 ``main`` installs the stop handlers first thing (a SIGTERM in the first instant still ends with a report and
-exit 4), parses argv, and hands a ``DeleteRequest`` or ``PlanRequest`` to its run. Nothing imports this
-module. It alone wires the embedded emulator, imported only for ``--emulator`` and ``emulator``.
+exit 4), parses argv, and hands a ``DeleteRequest``, ``PlanRequest`` or ``FleetRequest`` to its run. Nothing
+imports this module. It alone wires the embedded emulator, imported only for ``--emulator`` and ``emulator``.
 """
 
 from __future__ import annotations
@@ -46,6 +46,19 @@ def _plan(args: argparse.Namespace, stops: StopRequests) -> int:
     from worker.run import PlanRequest, PlanRun
 
     return PlanRun(PlanRequest(flags=_flags(args), policy=args.policy, explain=args.explain), stops).execute()
+
+
+def _fleet(args: argparse.Namespace, stops: StopRequests) -> int:
+    from worker.run import FleetRequest, FleetRun
+
+    request = FleetRequest(flags=_flags(args), path=args.fleet_file, shard=args.shard, user=args.user,
+                           dry_run=args.dry_run, emulator=args.emulator)
+    embedded = None
+    if args.emulator:
+        from worker.demo import embedded_fleet
+
+        embedded = embedded_fleet
+    return FleetRun(request, stops, embedded).execute()
 
 
 def _emulator(args: argparse.Namespace, stops: StopRequests) -> int:
@@ -100,6 +113,24 @@ def _add_plan(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     parser.set_defaults(handler=_plan)
 
 
+def _add_fleet(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "fleet", help="run many targets (projects, regions, services) grouped by IAM user, one pool each",
+        description="Delete what a fleet file's targets plan (each a project of one service, with a plan or a "
+                    "retention policy), one pool of slots per IAM user over all its targets, and write one "
+                    "report. The file's targets and users are checked whole before anything is sent.")
+    parser.add_argument("fleet_file", metavar="FLEET_FILE", help="the fleet file (YAML; see docs/fleet.md)")
+    chosen = parser.add_mutually_exclusive_group()
+    chosen.add_argument("--shard", type=int, metavar="N",
+                        help="run only the user at index N of users (0-based: $JOB_COMPLETION_INDEX)")
+    chosen.add_argument("--user", metavar="NAME", help="run only the user of this name")
+    parser.add_argument("--dry-run", action="store_true", help="plan every target and report; delete nothing")
+    parser.add_argument("--emulator", action="store_true",
+                        help="run against embedded emulators, one per service and endpoint, seeded for the targets")
+    _add_settings(parser, "fleet")
+    parser.set_defaults(handler=_fleet)
+
+
 def build_parser(with_emulator: bool = True) -> argparse.ArgumentParser:
     """The whole command line; the emulator's options only when ``with_emulator`` (importing it costs)."""
     parser = argparse.ArgumentParser(prog="csbs-worker", description="Delete CSBS backups in bulk, safely and fast.")
@@ -107,6 +138,7 @@ def build_parser(with_emulator: bool = True) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_delete(commands)
     _add_plan(commands)
+    _add_fleet(commands)
     emulator = commands.add_parser("emulator", help="serve the CSBS emulator (tests, benchmarks, trials)")
     if with_emulator:
         from worker.emulator import add_arguments as add_emulator_arguments

@@ -7,6 +7,7 @@ them above the panel. Off a terminal (or with JSON lines) nothing but the lines 
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
 from typing import TextIO
 
 import structlog
@@ -60,7 +61,7 @@ def _state(task: LiveTask) -> str:
     return task.state if task.progress is None else f"{task.state} {task.progress}%"
 
 
-def _tasks_table(live: dict[int, LiveTask], now: float) -> Table:
+def _tasks_table(live: Mapping[Hashable, LiveTask], now: float) -> Table:
     table = Table(box=None, padding=(0, 1), show_edge=False, header_style="dim")
     table.add_column("checkpoint", no_wrap=True)
     table.add_column("backup", no_wrap=True)

@@ -8,7 +8,8 @@
      |    +-- SettingsError        a setting is missing, malformed or contradictory
      |    +-- PolicyError          a retention policy is invalid
      +-- AbortError               credentials or permission refused, the project refused, or    exit 3
-     |                            the endpoint serves no CSBS API
+     |    |                       the endpoint serves no CSBS API
+     |    +-- SigninRefusedError  the credentials themselves refused (ends all of a fleet user's targets)
      +-- ServiceError             the cloud kept failing where the run needed an answer         exit 1
           +-- UnreachableError     the cloud could not be reached before the first DELETE       exit 1
 
@@ -59,6 +60,12 @@ class AbortError(CsbsWorkerError):
     (exit 3)."""
 
     exit_code = ExitCode.ABORTED
+
+
+class SigninRefusedError(AbortError):
+    """The cloud refused the credentials themselves (a refused login, or a sign-in renewed in vain), not one
+    project: every target that signs in with them is refused too (docs/fleet.md, "Trouble stays where it
+    starts")."""
 
 
 class ServiceError(CsbsWorkerError):

@@ -87,18 +87,21 @@ def build_registry(metrics: RunMetrics) -> CollectorRegistry:
 
 
 def push_run_metrics(
-    url: str, *, job: str, project_id: str, metrics: RunMetrics, timeout_s: float = DEFAULT_PUSH_TIMEOUT_S
+    url: str, *, job: str, project_id: str, metrics: RunMetrics, timeout_s: float = DEFAULT_PUSH_TIMEOUT_S,
+    grouping: Mapping[str, str] | None = None,
 ) -> str | None:
     """Push one run's metrics to the Pushgateway at ``url``; None on success, else a short error message.
 
     Never raises: metrics must not change a run's outcome or exit code. Credentials in the URL
     (``https://user:password@host``) are sent as HTTP basic auth and never appear in the message.
-    Blocking (urllib): from asyncio code, call it through ``asyncio.to_thread``.
+    Blocking (urllib): from asyncio code, call it through ``asyncio.to_thread``. ``grouping`` adds labels to
+    the group beside ``project`` (a fleet's ``target``): one group per target, replaced by its next run.
     """
     try:
         gateway, handler = _split_credentials(url)
         pushadd_to_gateway(gateway, job=job, registry=build_registry(metrics),
-                           grouping_key={"project": project_id}, timeout=timeout_s, handler=handler)
+                           grouping_key={"project": project_id, **(grouping or {})}, timeout=timeout_s,
+                           handler=handler)
     except Exception as exc:  # any failure becomes the message the caller logs
         return _redact(f"metrics push to {url} failed: {_describe(exc)}", url)
     return None

@@ -130,6 +130,8 @@ def _api_url(text: str) -> str:
 
 BOTH = frozenset({"delete", "plan"})
 DELETE = frozenset({"delete"})
+RUN = frozenset({"delete", "fleet"})  # per-run settings: a fleet takes them from flags, environment and --config
+EVERY = frozenset({"delete", "plan", "fleet"})
 
 
 @dataclass(frozen=True)
@@ -199,17 +201,20 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("max_rps", _positive_float, 10.0, "API requests per second, all calls together", commands=BOTH),
     SettingSpec("max_deletions", _positive_int, None, "refuse a plan with more tasks than this"),
     SettingSpec("deadline", _positive_float, None, "seconds the run may take before it stops (exit 4)",
-                "deadline_s"),
-    SettingSpec("grace", _seconds, 60.0, "seconds to follow tasks in flight after a stop", "grace_s"),
-    SettingSpec("report", str, None, "write the JSON report to this file (- = stdout)", value_name="FILE"),
-    SettingSpec("log_format", _choice(*LOG_FORMATS), "auto", "auto: JSON off a terminal", commands=BOTH,
+                "deadline_s", commands=RUN),
+    SettingSpec("grace", _seconds, 60.0, "seconds to follow tasks in flight after a stop", "grace_s",
+                commands=RUN),
+    SettingSpec("report", str, None, "write the JSON report to this file (- = stdout)", value_name="FILE",
+                commands=RUN),
+    SettingSpec("log_format", _choice(*LOG_FORMATS), "auto", "auto: JSON off a terminal", commands=EVERY,
                 choices=LOG_FORMATS),
-    SettingSpec("log_level", _choice(*LOG_LEVELS), "info", "lowest level logged", commands=BOTH,
+    SettingSpec("log_level", _choice(*LOG_LEVELS), "info", "lowest level logged", commands=EVERY,
                 choices=LOG_LEVELS),
-    SettingSpec("pushgateway", _url, None, "Prometheus Pushgateway URL: push run metrics at the end"),
-    SettingSpec("pushgateway_job", str, "csbs-worker", "job label of the pushed metrics"),
+    SettingSpec("pushgateway", _url, None, "Prometheus Pushgateway URL: push run metrics at the end",
+                commands=RUN),
+    SettingSpec("pushgateway_job", str, "csbs-worker", "job label of the pushed metrics", commands=RUN),
     SettingSpec("progress_interval", _positive_float, 30.0, "seconds between progress events off a terminal",
-                "progress_interval_s"),
+                "progress_interval_s", commands=RUN),
     SettingSpec("poll_first", _seconds, 1.0, "seconds before the first look at a new task, until the run has "
                 "seen tasks end (then learned from their durations)", "poll_first_s"),
     SettingSpec("poll_min", _positive_float, 1.0, "shortest pause between looks at a task (the floor of the "
@@ -219,15 +224,15 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("lag_window", _seconds, 60.0, "seconds a backup may still look untouched after its DELETE",
                 "lag_window_s"),
     SettingSpec("retry_base", _positive_float, 1.0, "first backoff step in seconds (full jitter)", "retry_base_s",
-                commands=BOTH),
-    SettingSpec("retry_cap", _positive_float, 60.0, "longest backoff in seconds", "retry_cap_s", commands=BOTH),
+                commands=EVERY),
+    SettingSpec("retry_cap", _positive_float, 60.0, "longest backoff in seconds", "retry_cap_s", commands=EVERY),
     SettingSpec("request_timeout", _positive_float, 60.0, "seconds one API request may take",
-                "request_timeout_s", commands=BOTH),
+                "request_timeout_s", commands=EVERY),
 )
 
 SECRET_ENV = ("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "HUAWEICLOUD_SDK_SECURITY_TOKEN",
               "CSBS_AUTH_TOKEN", "CSBS_PASSWORD")
-_SECRET_KEYS = frozenset({"ak", "sk", "security_token", "auth_token", "token", "password"})
+SECRET_KEYS = frozenset({"ak", "sk", "security_token", "auth_token", "token", "password"})
 
 
 @dataclass(frozen=True)
@@ -305,7 +310,7 @@ def settings_warnings(settings: Settings, env: Mapping[str, str] | None = None,
     return warnings
 
 
-def _parse(spec: SettingSpec, raw: Any, where: str) -> Any:
+def parse_setting(spec: SettingSpec, raw: Any, where: str) -> Any:
     try:
         return spec.parse(str(raw))
     except ValueError as exc:
@@ -329,7 +334,7 @@ def read_config_file(path: str) -> dict[str, tuple[Any, str]]:
         values: dict[str, tuple[Any, str]] = {}
         for key_node, value_node in root.value:
             key, where = str(key_node.value), f"{path}:{line_of(key_node)}"
-            if key in _SECRET_KEYS:
+            if key in SECRET_KEYS:
                 raise SettingsError(f"{where}: {key} is a secret: set it in the environment, never in a file")
             if not isinstance(key_node, ScalarNode) or key not in known:
                 raise SettingsError(f"{where}: unknown setting {quote(key)} (known: {', '.join(sorted(known))})")
@@ -350,77 +355,90 @@ def load_settings(flags: Mapping[str, Any], env: Mapping[str, str] | None = None
     values: dict[str, Any] = {}
     for spec in SETTINGS:
         if flags.get(spec.key) is not None:
-            values[spec.attribute] = _parse(spec, flags[spec.key], spec.flag)
+            values[spec.attribute] = parse_setting(spec, flags[spec.key], spec.flag)
         elif env.get(spec.env):
-            values[spec.attribute] = _parse(spec, env[spec.env], spec.env)
+            values[spec.attribute] = parse_setting(spec, env[spec.env], spec.env)
         elif spec.key in config and config[spec.key][0] is not None:
             raw, where = config[spec.key]
-            values[spec.attribute] = _parse(spec, raw, where)
+            values[spec.attribute] = parse_setting(spec, raw, where)
         else:
             values[spec.attribute] = spec.default
     settings = Settings(**values)
-    _check_poll_bounds(settings)
+    check_poll_bounds(settings)
     return settings
 
 
-def _check_poll_bounds(settings: Settings) -> None:
+def check_poll_bounds(settings: Settings) -> None:
     if settings.poll_min_s > settings.poll_max_s:
         raise SettingsError(f"poll_min ({settings.poll_min_s}) is above poll_max ({settings.poll_max_s})")
 
 
-def _found_methods(env: Mapping[str, str]) -> dict[str, list[str]]:
+def _found_methods(env: Mapping[str, str], prefix: str) -> dict[str, list[str]]:
     """Which sign-in methods the environment sets, with the variables that show it."""
     found: dict[str, list[str]] = {}
-    aksk = [name for name in SECRET_ENV[:3] if env.get(name)]
+    aksk = [prefix + name for name in SECRET_ENV[:3] if env.get(prefix + name)]
     if aksk:
         found["AK/SK"] = aksk
-    if env.get("CSBS_AUTH_TOKEN"):
-        found["token"] = ["CSBS_AUTH_TOKEN"]
-    if env.get("CSBS_PASSWORD"):
-        found["password login"] = ["CSBS_PASSWORD"]
+    if env.get(prefix + "CSBS_AUTH_TOKEN"):
+        found["token"] = [prefix + "CSBS_AUTH_TOKEN"]
+    if env.get(prefix + "CSBS_PASSWORD"):
+        found["password login"] = [prefix + "CSBS_PASSWORD"]
     return found
 
 
-def load_credentials(settings: Settings, env: Mapping[str, str] | None = None) -> Credentials:
-    """Exactly one sign-in method from the environment, or a SettingsError saying what was found."""
+def load_credentials(settings: Settings, env: Mapping[str, str] | None = None, *,
+                     prefix: str | None = None) -> Credentials:
+    """Exactly one sign-in method from the environment, or a SettingsError saying what was found.
+
+    ``prefix`` is a fleet user's ``env_prefix``: every variable is read, and named in messages, with it in
+    front (``ACCT_A_CSBS_AUTH_TOKEN``), and password login's IAM endpoint, user and domain are the settings'
+    (the fleet takes them from the prefixed variables, never from a config file). None: the one-project run.
+    """
     env = os.environ if env is None else env
-    found = _found_methods(env)
+    p = prefix or ""
+    found = _found_methods(env, p)
     if not found:
         raise SettingsError(
-            "no sign-in method is set: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (AK/SK), or "
-            "CSBS_AUTH_TOKEN (a ready token), or CSBS_PASSWORD with CSBS_IAM_ENDPOINT, CSBS_USERNAME and "
-            "CSBS_DOMAIN_NAME (password login)"
+            f"no sign-in method is set: set {p}HUAWEICLOUD_SDK_AK and {p}HUAWEICLOUD_SDK_SK (AK/SK), or "
+            f"{p}CSBS_AUTH_TOKEN (a ready token), or {p}CSBS_PASSWORD with {p}CSBS_IAM_ENDPOINT, "
+            f"{p}CSBS_USERNAME and {p}CSBS_DOMAIN_NAME (password login)"
         )
     if len(found) > 1:
         listed = "; ".join(f"{name} ({', '.join(names)})" for name, names in found.items())
         raise SettingsError(f"several sign-in methods are set: {listed}; keep exactly one")
     method = next(iter(found))
     if method == "token":
-        return TokenCredentials(Secret(env["CSBS_AUTH_TOKEN"]))
+        return TokenCredentials(Secret(env[p + "CSBS_AUTH_TOKEN"]))
     if method == "AK/SK":
-        return _aksk(env)
-    return _password(settings, env)
+        return _aksk(env, p)
+    return _password(settings, env, prefix)
 
 
-def _aksk(env: Mapping[str, str]) -> AkSkCredentials:
-    missing = [name for name in SECRET_ENV[:2] if not env.get(name)]
+def _aksk(env: Mapping[str, str], prefix: str) -> AkSkCredentials:
+    ak, sk, token = (prefix + name for name in SECRET_ENV[:3])
+    missing = [name for name in (ak, sk) if not env.get(name)]
     if missing:
-        raise SettingsError(f"AK/SK signing needs {' and '.join(SECRET_ENV[:2])}; {missing[0]} is not set")
-    token = env.get("HUAWEICLOUD_SDK_SECURITY_TOKEN")
-    return AkSkCredentials(
-        Secret(env["HUAWEICLOUD_SDK_AK"]), Secret(env["HUAWEICLOUD_SDK_SK"]), Secret(token) if token else None
-    )
+        raise SettingsError(f"AK/SK signing needs {ak} and {sk}; {missing[0]} is not set")
+    security_token = env.get(token)
+    return AkSkCredentials(Secret(env[ak]), Secret(env[sk]), Secret(security_token) if security_token else None)
 
 
-def _password(settings: Settings, env: Mapping[str, str]) -> PasswordCredentials:
+def _password(settings: Settings, env: Mapping[str, str], prefix: str | None) -> PasswordCredentials:
     needed = {"iam_endpoint": settings.iam_endpoint, "username": settings.username,
               "domain_name": settings.domain_name}
-    missing = [f"CSBS_{key.upper()} (or {key} in the config file)" for key, value in needed.items() if not value]
+    missing = [_password_variable(key, prefix) for key, value in needed.items() if not value]
     if missing:
         raise SettingsError(f"password login needs {', '.join(missing)}")
     assert settings.iam_endpoint and settings.username and settings.domain_name
     return PasswordCredentials(settings.iam_endpoint, settings.username, settings.domain_name,
-                               Secret(env["CSBS_PASSWORD"]))
+                               Secret(env[(prefix or "") + "CSBS_PASSWORD"]))
+
+
+def _password_variable(key: str, prefix: str | None) -> str:
+    """Where a password-login setting comes from: a fleet user's prefixed variable, or a setting of the run."""
+    if prefix is not None:
+        return f"{prefix}CSBS_{key.upper()}"
+    return f"CSBS_{key.upper()} (or {key} in the config file)"
 
 
 def require_cloud(settings: Settings, env: Mapping[str, str] | None = None) -> Settings:

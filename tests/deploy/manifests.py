@@ -25,24 +25,31 @@ MULTI_PROJECT = KUBERNETES / "overlays" / "multi-project"
 CBR_PROJECT = KUBERNETES / "overlays" / "cbr-project"
 MONITORING = KUBERNETES / "monitoring"
 NETWORK_POLICY = KUBERNETES / "networkpolicy.yaml"
+FLEET = KUBERNETES / "fleet"  # the Indexed Job of a fleet; per-user/ beside it: one CronJob per user
+FLEET_PER_USER = FLEET / "per-user"
+FLEET_SECRETS = FLEET / "secrets"
 
 # API groups of custom resources, which kubernetes-validate has no schemas for (tests/deploy/test_monitoring.py
 # checks the PrometheusRule's structure itself).
 CUSTOM_RESOURCE_GROUPS = frozenset({"monitoring.coreos.com"})
 
 OLDEST_VERSION = "1.31"  # podFailurePolicy is stable from 1.31 on: the oldest cluster the manifests claim
+# backoffLimitPerIndex, maxFailedIndexes and FailIndex are stable from 1.33 on: the oldest for the fleet's Indexed Job
+FLEET_OLDEST_VERSION = "1.33"
 
 Manifest = dict[str, Any]
 
 _SIMPLE_KEYS = frozenset({"apiVersion", "kind", "resources", "configMapGenerator", "generatorOptions", "images"})
 
 
-def kube_versions() -> list[str]:
-    """Every minor version from OLDEST_VERSION to the newest the installed kubernetes-validate knows."""
-    known = sorted({kube_validate.major_minor(v) for v in kube_validate.all_versions()},
-                   key=lambda v: tuple(int(part) for part in v.split(".")))
-    oldest = tuple(int(part) for part in OLDEST_VERSION.split("."))
-    return [v for v in known if tuple(int(part) for part in v.split(".")) >= oldest]
+def kube_versions(oldest: str = OLDEST_VERSION) -> list[str]:
+    """Every minor version from ``oldest`` to the newest the installed kubernetes-validate knows."""
+    known = sorted({kube_validate.major_minor(v) for v in kube_validate.all_versions()}, key=_version_key)
+    return [v for v in known if _version_key(v) >= _version_key(oldest)]
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
 
 
 def validate(manifest: Manifest, version: str) -> None:
@@ -57,8 +64,9 @@ def load_documents(path: Path) -> list[Any]:
 
 
 def is_manifest(doc: Any) -> bool:
-    """A Kubernetes object (not a kustomization, not a data file such as config.yaml)."""
-    return isinstance(doc, dict) and "apiVersion" in doc and "kind" in doc and doc["kind"] != "Kustomization"
+    """A Kubernetes object (not a kustomization or kustomize component, not a data file such as config.yaml)."""
+    return (isinstance(doc, dict) and "apiVersion" in doc and "kind" in doc
+            and doc["kind"] not in {"Kustomization", "Component"})
 
 
 def is_custom_resource(doc: Manifest) -> bool:

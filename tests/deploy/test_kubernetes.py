@@ -15,6 +15,7 @@ import pytest
 from tests.deploy.manifests import (
     BASE,
     CBR_PROJECT,
+    FLEET_SECRETS,
     MULTI_PROJECT,
     NETWORK_POLICY,
     REPO,
@@ -250,9 +251,11 @@ def secret_examples() -> list[Manifest]:
     return [doc for path in sorted(SECRETS.glob("*.example.yaml")) for doc in load_documents(path)]
 
 
-def test_secret_examples_hold_only_placeholders() -> None:
-    """Every value in the Secret examples, commented out or not, is a REPLACE-WITH placeholder."""
-    for path in sorted(SECRETS.glob("*.yaml")):
+@pytest.mark.parametrize("folder", [SECRETS, FLEET_SECRETS], ids=["project", "fleet"])
+def test_secret_examples_hold_only_placeholders(folder: Path) -> None:
+    """Every value in the Secret examples (one project's, a fleet's users'), commented out or not, is a
+    REPLACE-WITH placeholder."""
+    for path in sorted(folder.glob("*.yaml")):
         assert path.name.endswith(".example.yaml")
         for doc in load_documents(path):
             assert "data" not in doc

@@ -44,7 +44,7 @@ class Side:
         per_user: the scenario field of the per-user limit of running deletions.
         token: the static token of the test scenario (user ``USER``).
         make: (scenario, seed, clock) -> the face's emulator.
-        seed: (emulator, ids) -> one deletable backup per id.
+        seed: (emulator, ids, project or None) -> one deletable backup per id, in that project.
         list_path: the path of the backup listing; one backup's is below it.
         keys: the body keys of the listing and of one backup.
         delete_path: the path of a DELETE of one seeded backup.
@@ -58,7 +58,7 @@ class Side:
     per_user: str
     token: str
     make: Callable[[Any, int, Any], Any]
-    seed: Callable[[Any, list[str]], list[Seeded]]
+    seed: Callable[[Any, list[str], str | None], list[Seeded]]
     list_path: str
     keys: tuple[str, str]
     delete_path: Callable[[Seeded], str]
@@ -71,9 +71,9 @@ class Side:
         fields.setdefault("tokens", {self.token: USER})
         return self.make(self.scenario(project_id=PROJECT, **fields), seed, clock)
 
-    def backups(self, emulator: Any, n: int) -> list[Seeded]:
-        """``n`` deletable backups with fixed ids."""
-        return self.seed(emulator, [f"00000000-0000-4000-8000-{k:012d}" for k in range(n)])
+    def backups(self, emulator: Any, n: int, project: str | None = None, first: int = 0) -> list[Seeded]:
+        """``n`` deletable backups with fixed ids (numbered from ``first``), in ``project`` (None: PROJECT)."""
+        return self.seed(emulator, [f"00000000-0000-4000-8000-{k:012d}" for k in range(first, first + n)], project)
 
     def cloud(self, emulator: Any, token: str | None = "") -> contextlib.AbstractAsyncContextManager[SideCloud]:
         """Serve ``emulator`` and yield its calls, sending ``token`` (the face's test token by default)."""
@@ -81,20 +81,30 @@ class Side:
 
 
 class SideCloud(HttpCloud):
-    """The calls every face has, by what they do, in one face's paths and shapes."""
+    """The calls every face has, by what they do, in one face's paths and shapes, in one project
+    (PROJECT unless ``project``)."""
 
-    def __init__(self, side: Side, base: str, session: aiohttp.ClientSession, headers: dict[str, str]) -> None:
+    def __init__(self, side: Side, base: str, session: aiohttp.ClientSession, headers: dict[str, str],
+                 project: str = PROJECT) -> None:
         super().__init__(base, session, headers)
         self.side = side
+        self.project = project
+
+    def in_project(self, project: str) -> SideCloud:
+        """The same calls, on the same server and session, in another project's paths."""
+        return SideCloud(self.side, self.base, self.session, self.headers, project)
 
     async def list_backups(self, **kw: Any) -> Answer:
-        return await self.call("GET", self.side.list_path, **kw)
+        return await self.call("GET", self._in_project(self.side.list_path), **kw)
 
     async def get_backup(self, backup_id: str) -> Answer:
-        return await self.call("GET", f"{self.side.list_path}/{backup_id}")
+        return await self.call("GET", self._in_project(f"{self.side.list_path}/{backup_id}"))
 
     async def delete_backup(self, backup: Seeded, **kw: Any) -> Answer:
-        return await self.call("DELETE", self.side.delete_path(backup), **kw)
+        return await self.call("DELETE", self._in_project(self.side.delete_path(backup)), **kw)
+
+    def _in_project(self, path: str) -> str:
+        return path.replace(PROJECT, self.project, 1)
 
     async def status_of(self, backup_id: str) -> str | int:
         """The backup's status, or the HTTP status when there is no backup to show."""
@@ -117,13 +127,13 @@ async def _served(emulator: Any, side: Side, token: str | None) -> AsyncIterator
         yield c
 
 
-def _csbs_seed(emulator: Emulator, ids: list[str]) -> list[Seeded]:
-    records = emulator.seed_plan([("c" + backup_id[1:], [backup_id]) for backup_id in ids])  # a record each
+def _csbs_seed(emulator: Emulator, ids: list[str], project: str | None = None) -> list[Seeded]:
+    records = emulator.seed_plan([("c" + backup_id[1:], [backup_id]) for backup_id in ids], project)  # a record each
     return [Seeded(items[0], checkpoint) for checkpoint, items in records]
 
 
-def _cbr_seed(emulator: CbrEmulator, ids: list[str]) -> list[Seeded]:
-    return [Seeded(str(emulator.add_backup(backup_id=backup_id)["id"]), "") for backup_id in ids]
+def _cbr_seed(emulator: CbrEmulator, ids: list[str], project: str | None = None) -> list[Seeded]:
+    return [Seeded(str(emulator.add_backup(backup_id=backup_id, project=project)["id"]), "") for backup_id in ids]
 
 
 CSBS = Side(

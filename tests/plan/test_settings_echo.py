@@ -1,4 +1,4 @@
-"""A bad setting echoes its value cut short, as plans and policies do (worker.settings ``_parse``)."""
+"""A bad setting echoes its value cut short, as plans and policies do (worker.settings ``parse_setting``)."""
 
 from __future__ import annotations
 

@@ -46,7 +46,7 @@ from tests.unit.helpers import (
 )
 from tests.virtual_time import run_virtual
 from worker.engine.answer import Answer
-from worker.engine.outcomes import Outcome, RunAbort, TaskEnd
+from worker.engine.outcomes import AbortScope, Outcome, RunAbort, TaskEnd
 from worker.engine.scheduler import Scheduler
 from worker.engine.tracking import TaskRunner, TrackingPolicy
 from worker.services.cbr.rules import MAX_RESENDS, CbrRules, backup_id
@@ -225,7 +225,8 @@ def test_a_refused_vault_check_aborts_the_run() -> None:
     cloud.add("b1", read_answers=[forbidden()])
     done = follow(cloud, task("b1", VAULT))
     assert done.ending == RunAbort("the cloud refused the run: HTTP 403 BackupService.8600 Not authenticated or "
-                                   "no permission (request id req-0)")
+                                   "no permission (request id req-0)", AbortScope.TARGET, "BackupService.8600", 403,
+                                   "req-0", nothing_applied=True)
     assert cloud.delete_times() == []
 
 
@@ -339,7 +340,8 @@ def test_a_403_for_our_own_backup_aborts_the_run(owner: str) -> None:
     cloud.add("b1", project_id=owner, delete_answers=[forbidden()])
     done = follow(cloud, task("b1"))
     assert done.ending == RunAbort("the cloud refused the run: HTTP 403 BackupService.8600 Not authenticated or "
-                                   "no permission (request id req-0)")
+                                   "no permission (request id req-0)", AbortScope.TARGET, "BackupService.8600", 403,
+                                   "req-0", nothing_applied=True)
     assert [call.op for call in cloud.calls] == ["delete_backup", "get_backup"]
 
 
@@ -359,7 +361,7 @@ def test_a_401_aborts_without_a_look() -> None:
 
 def test_through_the_slots_a_shared_in_403_fails_one_task_and_our_own_aborts_the_run(logs: list[EventDict]) -> None:
     """Five slots. A shared-in backup fails alone and the plan goes on; a 403 for our own backup aborts the
-    run: the task in flight is reported interrupted, the rest never sent."""
+    run: its task failed with the refusal, the task in flight is reported interrupted, the rest never sent."""
     cloud = FakeCbr(CLOCK)
     cloud.add("b0", deletions=[[running(30), gone()]])
     cloud.add("shared", project_id=OTHER_PROJECT, delete_answers=[forbidden()])
@@ -373,8 +375,8 @@ def test_through_the_slots_a_shared_in_403_fails_one_task_and_our_own_aborts_the
     cloud.add("ours", delete_answers=[forbidden()])
     cloud.add("b2")
     ran = schedule(cloud, [task("b0"), task("ours"), task("b2")], concurrency=2)
-    assert ran.outcomes() == ["timed_out", "timed_out", "not_attempted"]
-    assert [ran.result(n).error_code for n in (0, 1)] == ["run_aborted", "run_aborted"]
+    assert ran.outcomes() == ["timed_out", "failed", "not_attempted"]
+    assert [ran.result(n).error_code for n in (0, 1)] == ["BackupService.8600", "BackupService.8600"]
     assert isinstance(ran.scheduler.aborted, RunAbort) and ran.ended_at == 0.0
     assert cloud.calls_of("b2") == []
     assert [entry["backup_id"] for entry in events(logs, "run_aborted")] == ["ours"]

@@ -191,23 +191,24 @@ def test_the_deadline_stops_the_run(logs: list[EventDict]) -> None:
 
 
 def test_abort_cancels_everything_and_leaves_unsent_tasks_not_attempted(logs: list[EventDict]) -> None:
-    """b2's DELETE is refused 403 (at 20.04 s, when b1 ended): the run aborts at once; b0 (in flight) and b2
-    are timed_out/run_aborted, b3 and b4 never sent."""
+    """b2's DELETE is refused 403 (at 20.04 s, when b1 ended): the run aborts at once; b2 failed with the
+    refusal's code, b0 (in flight) timed_out with it, b3 and b4 never sent."""
     cloud = FakeCloud(CLOCK)
     plan = plan_of(cloud, 1000.0, 20.0, 10.0, 10.0, 10.0)
     cloud.backups["b2"].delete_answers.append(forbidden())
     ran = schedule(cloud, plan, concurrency=2)
 
     end_of_b1 = 5.0 * 100 / 25 * 1.002
-    assert ran.outcomes() == ["timed_out", "deleted", "timed_out", "not_attempted", "not_attempted"]
-    assert [ran.result(n).error_code for n in (0, 2)] == ["run_aborted", "run_aborted"]
+    assert ran.outcomes() == ["timed_out", "deleted", "failed", "not_attempted", "not_attempted"]
+    assert [ran.result(n).error_code for n in (0, 2)] == ["CSBS.1020", "CSBS.1020"]
+    assert ran.result(2).http_status == 403
     assert cloud.calls[-1].target == "b2"
     assert cloud.calls[-1].at == approx(end_of_b1)
     assert ran.ended_at == approx(end_of_b1)
     assert ran.scheduler.aborted is not None
     assert ran.scheduler.aborted.reason.startswith("the cloud refused the run: HTTP 403 CSBS.1020")
     assert len(events(logs, "run_aborted")) == 1
-    assert ran.scheduler.progress.interrupted == 2
+    assert ran.scheduler.progress.interrupted == 1
     written_once_by_the_scheduler(ran)
 
 
@@ -291,7 +292,7 @@ def test_progress_counts_rate_and_eta() -> None:
         return *before, progress.rate_per_s(), progress.eta_s(), repr(scheduler)
 
     assert run_virtual(main()) == (0.0, None, 0.04, approx(150.0),
-                                   "<Scheduler concurrency=5 in_flight=0 finished=0/0 stop=None>")
+                                   "<Scheduler concurrency=5 lanes=1 in_flight=0 finished=0/0 stop=None>")
 
 
 def test_a_crash_while_holding_a_slot_is_logged_and_does_not_end_the_run(logs: list[EventDict]) -> None:

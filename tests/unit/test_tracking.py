@@ -28,7 +28,7 @@ from tests.unit.fake_cloud import (
 )
 from tests.unit.helpers import CLOCK, Spec, csbs_runner, events, follow, item, names, wall
 from tests.virtual_time import run_virtual
-from worker.engine.outcomes import Outcome, RunAbort, TaskEnd
+from worker.engine.outcomes import AbortScope, Outcome, RunAbort, TaskEnd
 
 EVERY_10_S = [5.0 + 10.0 * n for n in range(7)]  # 5, 15, ..., 65: the looks while nothing moves
 
@@ -285,7 +285,8 @@ def test_fatal_answer_aborts_the_run(where: str) -> None:
     done = follow(cloud, item("b1"))
     request = "req-0" if where == "delete" else "req-1"
     assert done.ending == RunAbort(f"the cloud refused the run: HTTP 403 CSBS.1020 No permission for this project "
-                                   f"(request id {request})")
+                                   f"(request id {request})", AbortScope.TARGET, "CSBS.1020", 403, request,
+                                   nothing_applied=where == "delete")
 
 
 def test_an_adopted_task_is_followed_without_a_delete(logs: list[EventDict]) -> None:

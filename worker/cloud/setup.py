@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+from asyncio_throttle.throttler import Throttler
 
 from worker.cloud.auth import AkSkAuth, Authenticator, PasswordAuth, TokenAuth
 from worker.engine.retry import RetryPolicy
@@ -28,10 +29,11 @@ def build_authenticator(settings: Settings, redactor: Redactor | None = None) ->
                         credentials.domain_name, project_id, on_token=redactor.add if redactor else None)
 
 
-def client_options(settings: Settings, redactor: Redactor | None = None) -> dict[str, Any]:
+def client_options(settings: Settings, redactor: Redactor | None = None,
+                   throttler: Throttler | None = None) -> dict[str, Any]:
     """The keywords every service's client takes, from the settings: one HTTP session and one rate limit for
-    the run; ``redactor`` learns the settings' secrets and every token the sign-in obtains, so none is ever
-    logged or reported."""
+    the run (``throttler``: a limit shared with other clients, a fleet user's); ``redactor`` learns the
+    settings' secrets and every token the sign-in obtains, so none is ever logged or reported."""
     assert settings.endpoint is not None and settings.project_id is not None
     if redactor is not None:
         register_secrets(settings, redactor)
@@ -43,6 +45,7 @@ def client_options(settings: Settings, redactor: Redactor | None = None) -> dict
         "timeout": aiohttp.ClientTimeout(total=settings.request_timeout_s,
                                          sock_connect=min(10.0, settings.request_timeout_s)),
         "retry": RetryPolicy(base_s=settings.retry_base_s, cap_s=settings.retry_cap_s),
+        "throttler": throttler,
     }
 
 

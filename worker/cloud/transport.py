@@ -69,20 +69,22 @@ class Transport:
         headers: sent with every request besides the sign-in ones (CBR: ``X-Language``).
         max_rps: the most requests per second the whole client sends (below 1 too: 0.2 is one request every
             5 s); IAM sign-ins go to another service and are not paced by it.
+        throttler: a rate limit shared with other clients (``rate_limit``: a fleet user's, over all its
+            targets, as the cloud counts it); by default the client's own, of ``max_rps``.
         timeout: per request; ``DEFAULT_TIMEOUT`` when None.
         name: the client's name in messages.
     """
 
     def __init__(self, *, auth: Authenticator, classify: Classify, needs_reauth: NeedsReauth = is_401,
                  headers: Mapping[str, str] | None = None, max_rps: float = 20.0,
-                 timeout: aiohttp.ClientTimeout | None = None, name: str = "Transport") -> None:
+                 timeout: aiohttp.ClientTimeout | None = None, name: str = "Transport",
+                 throttler: Throttler | None = None) -> None:
         if max_rps <= 0:
             raise ValueError("max_rps must be positive")
         self.auth = auth
         self.max_rps = max_rps
         self.timeout = timeout or DEFAULT_TIMEOUT
-        rate_limit, period_s = request_pacing(max_rps)
-        self.throttler = Throttler(rate_limit=rate_limit, period=period_s)
+        self.throttler = throttler or rate_limit(max_rps)
         self.calls: Counter[str] = Counter()  #: requests sent, by route ("delete", "get_item", ..., "auth")
         self._classify = classify
         self._needs_reauth = needs_reauth
@@ -127,7 +129,7 @@ class Transport:
             generation = self._generation
             signed = await self.auth.headers(session, method, url, b"")
             if isinstance(signed, Answer):
-                return signed
+                return dataclasses.replace(signed, signin_refused=signed.kind is AnswerKind.FATAL)
             answer = await self._send(session, route, method, url, {**signed, **self._headers})
             if not self._needs_reauth(answer) or renewals == MAX_RENEWALS:
                 break
@@ -137,7 +139,9 @@ class Transport:
             if renewed is not True:
                 break  # nothing to renew, or IAM refused the login: the rejection stands
             renewals += 1
-        if not self._needs_reauth(answer) and not answer.retryable and answer.kind is not AnswerKind.FATAL:
+        if self._needs_reauth(answer):
+            answer = dataclasses.replace(answer, signin_refused=True)  # renewed as often as it helps: refused
+        elif not answer.retryable and answer.kind is not AnswerKind.FATAL:
             self._renewals_in_a_row = 0  # the service accepted the sign-in
         return _picked(answer, pick)
 
@@ -208,6 +212,12 @@ class ServiceClient:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.transport.close()
+
+
+def rate_limit(max_rps: float) -> Throttler:
+    """A limit of ``max_rps`` requests per second, for one client or shared by several (``request_pacing``)."""
+    limit, period_s = request_pacing(max_rps)
+    return Throttler(rate_limit=limit, period=period_s)
 
 
 def request_pacing(max_rps: float) -> tuple[int, float]:

@@ -1,8 +1,9 @@
 """The emulator: a fake of the cloud for tests, benchmarks and demos; it imports nothing else of worker.
 
 One core (``core/``: the request pipeline, errors, sign-in, tasks, faults, server) and two API faces side
-by side (``csbs/``, ``cbr/``), named in ``registry.py``; ``cli.py`` serves either. This package's names are
-the CSBS face's, as they were before the CBR face came (``worker.emulator.cbr`` has the CBR ones).
+by side (``csbs/``, ``cbr/``), named in ``registry.py``; ``cli.py`` serves either, and ``fleet.py`` serves
+several on one per-user task board. This package's names are the CSBS face's, as they were before the CBR
+face came (``worker.emulator.cbr`` has the CBR ones).
 """
 
 from worker.emulator.cli import add_arguments, run

@@ -37,6 +37,8 @@ class Answer:
     ``data`` is the decoded JSON body of an OK answer.
     ``server_time`` is the server's clock (POSIX seconds) from the answer's ``Date`` header; None when the
     header is absent or unreadable, or no HTTP answer came.
+    ``signin_refused`` marks a refusal of the credentials rather than of the call: it ends every target that
+    signs in with them (``AbortScope.USER``).
     """
 
     kind: AnswerKind
@@ -47,6 +49,7 @@ class Answer:
     retry_after_s: float | None = None
     server_time: float | None = None
     data: Any = None
+    signin_refused: bool = False  # the sign-in itself was refused (a login, or renewals that keep failing)
 
     @property
     def retryable(self) -> bool:
@@ -61,3 +64,8 @@ class Answer:
             "error_msg": self.error_msg,
             "request_id": self.request_id,
         }
+
+
+def refuses_signin(answer: Answer) -> bool:
+    """True when the answer refuses the credentials (any 401, or a refused sign-in), not one project or call."""
+    return answer.signin_refused or answer.status == 401

@@ -51,11 +51,31 @@ class TaskEnd:
         return self.outcome in (Outcome.DELETED, Outcome.ALREADY_ABSENT)
 
 
+class AbortScope(enum.StrEnum):
+    """What a refusal ends: the target (its project or permission refused, or no API at its endpoint), or
+    every target of the user (its credentials refused: they are the same for all of them)."""
+
+    TARGET = "target"
+    USER = "user"
+
+
 @dataclass(frozen=True, slots=True)
 class RunAbort:
-    """The tracker's answer when the cloud refused the whole run (credentials, permission, project)."""
+    """The tracker's answer when the cloud refused the run (credentials, permission, project), with the answer
+    that refused it. ``nothing_applied``: the refused call was the task's DELETE and no deletion of ours runs
+    for it, so the task itself ``failed``; the other tasks the abort cuts off are ``timed_out``."""
 
     reason: str
+    scope: AbortScope = AbortScope.TARGET
+    error_code: str | None = None
+    http_status: int | None = None
+    request_id: str | None = None
+    nothing_applied: bool = False
+
+    @property
+    def code(self) -> str:
+        """The error code the tasks it ends carry: the refusal's own, else ``run_aborted``."""
+        return self.error_code or "run_aborted"
 
 
 def iso(timestamp: float | None) -> str | None:

@@ -8,9 +8,9 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from worker.engine.answer import Answer, AnswerKind
+from worker.engine.answer import Answer, AnswerKind, refuses_signin
 from worker.engine.retry import RetryPolicy, call_with_retries
-from worker.errors import AbortError, ServiceError, UnreachableError
+from worker.errors import AbortError, ServiceError, SigninRefusedError, UnreachableError
 
 log = structlog.get_logger()
 
@@ -45,7 +45,8 @@ async def preflight(probe: Callable[[], Awaitable[Answer]], retry: RetryPolicy, 
         raise AbortError(f"the endpoint {endpoint} serves no {api} API there ({detail}); check CSBS_ENDPOINT "
                          f"(https://{api.lower()}.{{region}}.myhuaweicloud.com, no path)")
     if answer.kind is AnswerKind.FATAL:
-        raise AbortError(f"the cloud refused the run: {detail}")
+        refused = SigninRefusedError if refuses_signin(answer) else AbortError
+        raise refused(f"the cloud refused the run: {detail}")
     if answer.retryable:
         raise UnreachableError(f"cannot reach the {api} API at {endpoint} within {budget_s:g} s; last error: "
                                f"{detail}")

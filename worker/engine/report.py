@@ -5,16 +5,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO
 
 from worker.engine.outcomes import ID_KEYS, ExitCode, Outcome, TaskResult, iso
 
-__all__ = ["PlannedTask", "Results", "TaskResult", "exit_code", "iso", "write_report"]
+__all__ = ["PlannedTask", "Results", "TargetReport", "TaskResult", "exit_code", "iso", "summed_counts",
+           "write_fleet_report", "write_report"]
 
 
 class PlannedTask(Protocol):
@@ -72,20 +74,67 @@ def write_report(path: str, header: Mapping[str, Any], results: Results,
     ``redact`` is applied to every string of the results and the header (secrets a server echoed back);
     ``id_keys`` name a task's two ids in every result, as the run's service does.
     """
-    handle = sys.stdout if path == "-" else open(path, "w", encoding="utf-8")  # noqa: SIM115
-    try:
+    with _opened(path) as handle:
         body = _redacted(dict(header), redact)
         body["counts"] = results.counts()
         head = json.dumps(body, indent=2)
         handle.write(head[:-2] + ',\n  "results": [')
-        for number, record in enumerate(results.iter_json(id_keys)):
-            handle.write(("\n    " if number == 0 else ",\n    ") + json.dumps(_redacted(record, redact)))
+        _write_rows(handle, results, id_keys, redact, "\n    ")
         handle.write("\n  ]\n}\n")
+
+
+@dataclass(frozen=True)
+class TargetReport:
+    """One target of a fleet's report: what names it (name, user, service, project, endpoint, exit code...),
+    its results, and its service's names for a task's two ids."""
+
+    fields: Mapping[str, Any]
+    results: Results
+    id_keys: tuple[str, str] = ID_KEYS
+
+
+def write_fleet_report(path: str, header: Mapping[str, Any], targets: Sequence[TargetReport],
+                       redact: Callable[[str], str] | None = None) -> None:
+    """Write a fleet's JSON report (``-`` = stdout): the header, the counts summed, and ``targets``, each with
+    its fields, its ``counts`` and its ``results`` (the rows of ``write_report``), streamed."""
+    with _opened(path) as handle:
+        body = _redacted(dict(header), redact)
+        body["counts"] = summed_counts(target.results for target in targets)
+        head = json.dumps(body, indent=2)
+        handle.write(head[:-2] + ',\n  "targets": [')
+        for number, target in enumerate(targets):
+            fields = {**_redacted(dict(target.fields), redact), "counts": target.results.counts()}
+            handle.write(("\n    " if number == 0 else ",\n    ") + json.dumps(fields)[:-1] + ', "results": [')
+            _write_rows(handle, target.results, target.id_keys, redact, "\n      ")
+            handle.write("\n    ]}")
+        handle.write("\n  ]\n}\n")
+
+
+def summed_counts(results: Iterable[Results]) -> dict[str, int]:
+    """The counts of several targets' results added up, one key per outcome."""
+    summed: Counter[str] = Counter()
+    for each in results:
+        summed.update(each.counts())
+    return {str(outcome): summed[str(outcome)] for outcome in Outcome}
+
+
+@contextlib.contextmanager
+def _opened(path: str) -> Iterator[TextIO]:
+    """The report's file (``-``: stdout, flushed and left open)."""
+    handle = sys.stdout if path == "-" else open(path, "w", encoding="utf-8")  # noqa: SIM115
+    try:
+        yield handle
     finally:
         if handle is not sys.stdout:
             handle.close()
         else:
             handle.flush()
+
+
+def _write_rows(handle: TextIO, results: Results, id_keys: tuple[str, str], redact: Callable[[str], str] | None,
+                indent: str) -> None:
+    for number, record in enumerate(results.iter_json(id_keys)):
+        handle.write((indent if number == 0 else "," + indent) + json.dumps(_redacted(record, redact)))
 
 
 def _redacted(record: dict[str, Any], redact: Callable[[str], str] | None) -> dict[str, Any]:

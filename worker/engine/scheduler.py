@@ -23,6 +23,12 @@ A task whose DELETE was answered busy while no deletion of ours runs for its bac
 (``StepAside``): its slot takes the next task, and the task comes back to a free slot once its backoff has
 passed (docs/design.md, "Busy is not a slot"). A stop leaves such tasks ``not_attempted``: nothing of ours
 runs for them.
+
+A pool (``Scheduler.pool``) runs several lanes, one per target of one IAM user, through the same slots: the
+provider's five are per user, over every project and service (docs/fleet.md, "One pool per user"). The
+deletions already running in any lane come first, then the lanes take turns (round robin), so a freed slot
+goes at once to any lane with work and a big target does not starve a small one. A refusal of the project
+(``RunAbort.scope`` TARGET) ends its lane alone; a refusal of the credentials ends the pool.
 """
 
 from __future__ import annotations
@@ -31,17 +37,17 @@ import asyncio
 import contextlib
 import heapq
 import itertools
-from collections import Counter
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Collection, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import structlog
 
 from worker.engine.clock import Clock
-from worker.engine.outcomes import Outcome, RunAbort, TaskEnd, TaskResult
+from worker.engine.outcomes import AbortScope, Outcome, RunAbort, TaskEnd, TaskResult
 from worker.engine.report import Results
-from worker.engine.tracking import StepAside, TaskSpec, TaskTrace
+from worker.engine.tracking import Ending, StepAside, TaskSpec, TaskTrace
 
 log = structlog.get_logger()
 
@@ -81,7 +87,7 @@ class RunProgress:
     lost: int = 0  # slots given up: their task never ended where the worker could see it
     interrupted: int = 0  # tasks in flight that a stop or an abort cancelled
     aside: int = 0  # tasks that stepped aside (busy) and wait for a slot again
-    live: dict[int, LiveTask] = field(default_factory=dict)  # plan index -> the task in flight
+    live: dict[Hashable, LiveTask] = field(default_factory=dict)  # (lane, plan index) -> the task in flight
 
     def __post_init__(self) -> None:
         self.started_at = self.started_at or self.clock.now()
@@ -104,10 +110,38 @@ class RunProgress:
         return (self.total - self.finished) / rate if rate > 0 else None
 
 
+@dataclass(eq=False)
+class Lane:
+    """One target's share of the slots: its plan, its runner, its results and what its log lines carry.
+
+    ``adopted`` (plan indices) and ``foreign`` are the deletions already running at the provider for it
+    (docs/design.md, "Adoption"); ``fields`` are logged with each of its tasks (a fleet's ``target``).
+    ``aborted`` is set when the cloud refused its project: its other tasks are cut off, its unsent ones left.
+    """
+
+    runner: Runner
+    results: Results
+    plan: Sequence[TaskSpec] = ()
+    log_ids: LogIds = spec_log_ids
+    fields: Mapping[str, str] = field(default_factory=dict)
+    adopted: Collection[int] = ()
+    foreign: Sequence[TaskSpec] = ()
+    aborted: RunAbort | None = None
+    number: int = 0
+    running: set[asyncio.Task[Ending]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.plan = self.plan or self.results.plan
+
+    def ids(self, spec: TaskSpec) -> dict[str, str | None]:
+        return {**self.fields, **self.log_ids(spec)}
+
+
 @dataclass(frozen=True)
 class _Job:
     """One entry of the slots' queue: a plan task (``index``), or a foreign deletion to wait for (None)."""
 
+    lane: Lane
     index: int | None
     spec: TaskSpec
     adopted: bool = False
@@ -115,12 +149,11 @@ class _Job:
 
 
 class Scheduler:
-    """Runs a plan's tasks through ``concurrency`` slots."""
+    """Runs a plan's tasks through ``concurrency`` slots; ``Scheduler.pool`` runs several lanes through them."""
 
     def __init__(self, runner: Runner, results: Results, *, concurrency: int, grace_s: float, clock: Clock,
                  hold_s: float = 1800.0, hold_poll_s: float = 60.0, log_ids: LogIds = spec_log_ids) -> None:
-        self.runner = runner
-        self.log_ids = log_ids
+        self.lanes = [Lane(runner, results, log_ids=log_ids)]
         self.results = results
         self.concurrency = concurrency
         self.grace_s = grace_s
@@ -132,15 +165,28 @@ class Scheduler:
         self.aborted: RunAbort | None = None
         self._stopping = asyncio.Event()
         self._slots: list[asyncio.Task[None]] = []
-        self._queue: Iterator[_Job] = iter(())
+        self._head: Iterator[_Job] = iter(())  # deletions already running, in every lane: first
+        self._turns: deque[Iterator[_Job]] = deque()  # each lane's new tasks, taken in turn
         self._aside: list[tuple[float, int, _Job]] = []  # (back at, order, job): tasks that stepped aside
         self._aside_order = itertools.count()
         self._grace: asyncio.Task[None] | None = None
         self._holding: set[asyncio.Task[object]] = set()  # slots in _hold: a stop ends them at once
 
+    @classmethod
+    def pool(cls, lanes: Sequence[Lane], *, concurrency: int, grace_s: float, clock: Clock,
+             hold_s: float = 1800.0, hold_poll_s: float = 60.0) -> Scheduler:
+        """One pool of ``concurrency`` slots over ``lanes`` (one per target of one user)."""
+        scheduler = cls(lanes[0].runner, lanes[0].results, concurrency=concurrency, grace_s=grace_s, clock=clock,
+                        hold_s=hold_s, hold_poll_s=hold_poll_s)
+        scheduler.lanes = list(lanes)
+        for number, lane in enumerate(lanes):
+            lane.number = number
+        scheduler.progress.total = sum(len(lane.plan) for lane in lanes)
+        return scheduler
+
     def __repr__(self) -> str:
         p = self.progress
-        return (f"<Scheduler concurrency={self.concurrency} in_flight={p.in_flight} "
+        return (f"<Scheduler concurrency={self.concurrency} lanes={len(self.lanes)} in_flight={p.in_flight} "
                 f"finished={p.finished}/{p.total} stop={self.stop_reason!r}>")
 
     @property
@@ -169,7 +215,15 @@ class Scheduler:
         ``adopted``: plan indices already being deleted at the provider (followed first, without a DELETE);
         ``foreign``: deletions running at the provider that are not the plan's (waited for first).
         """
-        self._queue = _queue(plan, adopted, foreign)
+        lane = self.lanes[0]
+        lane.plan, lane.adopted, lane.foreign = plan, adopted, foreign
+        self.progress.total = len(plan)
+        await self.run_lanes()
+
+    async def run_lanes(self) -> None:
+        """Carry every task of every lane (or as many as a stop or abort allows) to its end."""
+        self._head = itertools.chain.from_iterable(_running(lane) for lane in self.lanes)
+        self._turns = deque(_new(lane) for lane in self.lanes)
         try:
             async with asyncio.TaskGroup() as group:
                 self._slots = [group.create_task(self._slot(), name=f"slot-{n}") for n in range(self.concurrency)]
@@ -194,7 +248,7 @@ class Scheduler:
     async def _slot(self) -> None:
         while (job := await self._next_job()) is not None:
             if job.index is None:
-                if not await self._wait_foreign(job.spec):
+                if not await self._wait_foreign(job):
                     return
             elif not await self._carry(job):
                 return
@@ -205,14 +259,33 @@ class Scheduler:
         while not self._stopping.is_set():
             if self._aside and self._aside[0][0] <= self.clock.now():
                 self.progress.aside -= 1
-                return heapq.heappop(self._aside)[2]
-            job = next(self._queue, None)
-            if job is not None:
-                return job
+                back = heapq.heappop(self._aside)[2]
+                if back.lane.aborted is None:
+                    return back
+                self._left(back)
+                continue
+            queued = self._queued()
+            if queued is not None:
+                return queued
             if not self._aside:
                 return None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self._aside[0][0] - self.clock.now())
+        return None
+
+    def _queued(self) -> _Job | None:
+        """The next deletion already running (any lane), else the next lane's next task (lanes take turns);
+        an aborted lane's tasks are skipped: they stay not_attempted."""
+        for job in self._head:
+            if job.lane.aborted is None:
+                return job
+        while self._turns:
+            jobs = self._turns.popleft()
+            new = next(jobs, None)
+            if new is None or new.lane.aborted is not None:
+                continue  # the lane is done, or over: drop the rest of its queue
+            self._turns.append(jobs)
+            return new
         return None
 
     def _set_aside(self, job: _Job, aside: StepAside) -> None:
@@ -221,82 +294,128 @@ class Scheduler:
 
     def _left_aside(self) -> None:
         """Tasks still aside when the run ends (a stop): not attempted, with the DELETEs they were refused."""
-        code = "run_stopped" if self.aborted is None else "run_aborted"
         for _, _, job in self._aside:
-            assert job.index is not None and job.resume is not None
-            self._record(job.index, job.resume.task.trace, TaskEnd(
-                Outcome.NOT_ATTEMPTED, code, "the run stopped while the backup was answered busy; nothing of "
-                "ours was deleting it"))
+            self._left(job)
         self._aside.clear()
         self.progress.aside = 0
+
+    def _left(self, job: _Job) -> None:
+        """A task that stepped aside and will not come back (a stop, an abort): not attempted, with the DELETEs
+        it was refused."""
+        assert job.index is not None and job.resume is not None
+        aborted = self.aborted or job.lane.aborted
+        code = "run_stopped" if aborted is None else "run_aborted"
+        self._record(job.lane, job.index, job.resume.task.trace, TaskEnd(
+            Outcome.NOT_ATTEMPTED, code, "the run stopped while the backup was answered busy; nothing of "
+            "ours was deleting it"))
 
     async def _carry(self, job: _Job) -> bool:
         """Carry one task to its end; False when its slot is lost (see ``_hold``)."""
         assert job.index is not None
-        spec, index = job.spec, job.index
+        lane, spec, index = job.lane, job.spec, job.index
         trace = (job.resume.task.trace if job.resume is not None
                  else TaskTrace(spec.container_id, spec.backup_id, started_at=self.clock.now()))
-        with structlog.contextvars.bound_contextvars(**self.log_ids(spec)):
-            self.progress.live[index] = trace
+        with structlog.contextvars.bound_contextvars(**lane.ids(spec)):
+            self.progress.live[lane.number, index] = trace
             try:
                 ending = await self._run_task(job, trace)
             except asyncio.CancelledError:
-                self._interrupted(index, trace, job.adopted)
+                self._interrupted(lane, index, trace, job.adopted)
                 raise
             finally:
-                self.progress.live.pop(index, None)
+                self.progress.live.pop((lane.number, index), None)
             if isinstance(ending, RunAbort):
-                self._abort(ending)
-                self._interrupted(index, trace, job.adopted)
-                return False
+                return self._aborted_by(job, trace, ending)
             if isinstance(ending, StepAside):
                 self._set_aside(job, ending)
                 return True
-            self._record(index, trace, ending)
+            self._record(lane, index, trace, ending)
             # A task that timed out may still run at the provider: hold its slot. (A crashed one goes on with the
             # next task, as docs/design.md, "Crashes in a task", says: the bug must not take the slot with it.)
             if ending.outcome is Outcome.TIMED_OUT and (trace.attempts or job.adopted):
-                return await self._hold(spec, trace)
+                return await self._hold(lane, spec, trace)
         return True
 
-    async def _run_task(self, job: _Job, trace: TaskTrace) -> TaskEnd | RunAbort | StepAside:
-        """The runner's ending, or ``failed``/``internal_error`` when it crashed (logged once, with traceback)."""
+    async def _run_task(self, job: _Job, trace: TaskTrace) -> Ending:
+        """The runner's ending, or ``failed``/``internal_error`` when it crashed (logged once, with traceback);
+        the lane's abort when it cut the task off (the task ran as a task of its own, which that abort cancels)."""
+        lane = job.lane
+        running = asyncio.create_task(self._run_guarded(job, trace))
+        lane.running.add(running)
         try:
-            return await self.runner.run(job.spec, trace, adopted=job.adopted, resume=job.resume)
+            return await running
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if lane.aborted is None or (current is not None and current.cancelling()):
+                raise  # a stop or the pool's abort cancelled the slot itself
+            return lane.aborted
+        finally:
+            lane.running.discard(running)
+
+    async def _run_guarded(self, job: _Job, trace: TaskTrace) -> Ending:
+        try:
+            return await job.lane.runner.run(job.spec, trace, adopted=job.adopted, resume=job.resume)
         except Exception as error:  # a bug must not vanish, nor take the slot with it
             log.exception("task_crashed", error=f"{type(error).__name__}: {error}")
             return TaskEnd(Outcome.FAILED, INTERNAL_ERROR, f"the worker failed on this task: {error!r}")
 
-    def _record(self, index: int, trace: TaskTrace, ending: TaskEnd) -> None:
-        self.results.record(index, TaskResult(
+    def _record(self, lane: Lane, index: int, trace: TaskTrace, ending: TaskEnd) -> None:
+        lane.results.record(index, TaskResult(
             trace.container_id, trace.backup_id, ending.outcome, trace.attempts, trace.polls, ending.error_code,
             ending.error_message, ending.http_status, ending.request_id, trace.submitted_at, self.clock.wall()))
         self.progress.ended[ending.outcome] += 1
 
-    def _interrupted(self, index: int, trace: TaskTrace, adopted: bool) -> None:
+    def _interrupted(self, lane: Lane, index: int, trace: TaskTrace, adopted: bool) -> None:
         """A stop or abort cancelled the task before its end was seen; one never sent (nor adopted while
         running at the provider) stays not_attempted."""
         if trace.attempts == 0 and not adopted:
             return
         self.progress.interrupted += 1
-        code = "run_stopped" if self.aborted is None else "run_aborted"
-        message = "the run stopped before the deletion was seen to end"
-        self._record(index, trace, TaskEnd(Outcome.TIMED_OUT, code, message))
+        abort = self.aborted or lane.aborted
+        code = "run_stopped" if abort is None else abort.code
+        self._record(lane, index, trace, TaskEnd(Outcome.TIMED_OUT, code,
+                                                 "the run stopped before the deletion was seen to end"))
         log.error("task_timed_out", reason=code, attempts=trace.attempts, polls=trace.polls)
+
+    def _aborted_by(self, job: _Job, trace: TaskTrace, abort: RunAbort) -> bool:
+        """The cloud refused the task's call: the task ends (``failed`` when the refused call was a DELETE of
+        which nothing runs), and so do its lane, or the whole pool when the credentials were refused (or the
+        pool has one lane). False: the slot ends."""
+        lane = job.lane
+        assert job.index is not None
+        if abort is not lane.aborted:  # the task's own refusal (not the lane's abort that cut it off)
+            whole = abort.scope is AbortScope.USER or len(self.lanes) == 1
+            self._abort(abort) if whole else self._abort_lane(lane, abort)
+            if trace.attempts and abort.nothing_applied:
+                self._record(lane, job.index, trace, TaskEnd(Outcome.FAILED, abort.code, abort.reason,
+                                                             abort.http_status, abort.request_id))
+                return self.aborted is None
+        self._interrupted(lane, job.index, trace, job.adopted)
+        return self.aborted is None
 
     def _abort(self, abort: RunAbort) -> None:
         if self.aborted is None:
             self.aborted = abort
-            log.error("run_aborted", reason=abort.reason)
+            log.error("run_aborted", reason=abort.reason, scope=str(abort.scope))
             self._stopping.set()
             self._cancel_slots()
 
-    async def _wait_foreign(self, spec: TaskSpec) -> bool:
-        """Hold a slot while a deletion that is not the plan's runs at the provider; False when it never ends."""
-        with structlog.contextvars.bound_contextvars(**self.log_ids(spec)):
-            return await self._hold(spec, None)
+    def _abort_lane(self, lane: Lane, abort: RunAbort) -> None:
+        """The cloud refused this lane's project: its tasks in flight are cut off, its unsent ones left; the
+        other lanes go on."""
+        if lane.aborted is None:
+            lane.aborted = abort
+            log.error("target_aborted", reason=abort.reason, **lane.fields)
+            for running in list(lane.running):
+                if running is not asyncio.current_task():
+                    running.cancel()
 
-    async def _hold(self, spec: TaskSpec, trace: TaskTrace | None) -> bool:
+    async def _wait_foreign(self, job: _Job) -> bool:
+        """Hold a slot while a deletion that is not the plan's runs at the provider; False when it never ends."""
+        with structlog.contextvars.bound_contextvars(**job.lane.ids(job.spec)):
+            return await self._hold(job.lane, job.spec, None)
+
+    async def _hold(self, lane: Lane, spec: TaskSpec, trace: TaskTrace | None) -> bool:
         """Keep the slot while the task may still run at the provider and others wait for a slot.
 
         Returns False when it was not seen to end within another ``hold_s``: the slot is then lost for the
@@ -309,7 +428,7 @@ class Scheduler:
         if slot is not None:
             self._holding.add(slot)
         try:
-            while not self._stopping.is_set():
+            while not self._stopping.is_set() and lane.aborted is None:
                 if self.clock.now() >= give_up_at:
                     self.progress.lost += 1
                     log.error("slot_lost", reason="the task was not seen to end", held_s=self.hold_s,
@@ -317,7 +436,7 @@ class Scheduler:
                     return False
                 await self.clock.sleep(min(self.hold_poll_s, max(0.0, give_up_at - self.clock.now())))
                 try:
-                    ended = await self.runner.has_ended(spec)
+                    ended = await lane.runner.has_ended(spec)
                 except Exception as error:  # a bug must not end the run (the TaskGroup would cancel it all)
                     if not crashed:
                         log.exception("task_crashed", phase="holding", error=f"{type(error).__name__}: {error}")
@@ -332,13 +451,17 @@ class Scheduler:
                 self._holding.discard(slot)
 
 
-def _queue(plan: Sequence[TaskSpec], adopted: Collection[int], foreign: Sequence[TaskSpec]) -> Iterator[_Job]:
-    """Foreign deletions, then the adopted tasks, then the rest of the plan in order (lazily: plans are big)."""
-    adopted = frozenset(adopted)
-    for spec in foreign:
-        yield _Job(None, spec)
-    for index in sorted(adopted):
-        yield _Job(index, plan[index], adopted=True)
-    for index, spec in enumerate(plan):
+def _running(lane: Lane) -> Iterator[_Job]:
+    """The lane's deletions already running at the provider: foreign ones, then the plan's adopted ones."""
+    for spec in lane.foreign:
+        yield _Job(lane, None, spec)
+    for index in sorted(frozenset(lane.adopted)):
+        yield _Job(lane, index, lane.plan[index], adopted=True)
+
+
+def _new(lane: Lane) -> Iterator[_Job]:
+    """The rest of the lane's plan in order (lazily: plans are big)."""
+    adopted = frozenset(lane.adopted)
+    for index, spec in enumerate(lane.plan):
         if index not in adopted:
-            yield _Job(index, spec)
+            yield _Job(lane, index, spec)

@@ -34,9 +34,9 @@ from typing import Any, Protocol
 
 import structlog
 
-from worker.engine.answer import Answer, AnswerKind
+from worker.engine.answer import Answer, AnswerKind, refuses_signin
 from worker.engine.clock import Clock
-from worker.engine.outcomes import Outcome, RunAbort, TaskEnd
+from worker.engine.outcomes import AbortScope, Outcome, RunAbort, TaskEnd
 from worker.engine.pacing import PaceBook, Pacer, PollTiming
 from worker.engine.retry import RetryPolicy, Rng, backoff_s, call_with_retries
 from worker.engine.sighting import Seen, Sighting
@@ -310,7 +310,7 @@ class TaskRunner:
         if kind is AnswerKind.GONE:
             return self._gone(task)
         if kind is AnswerKind.FATAL:
-            return await self.rules.refused(task, answer) or abort_run(answer)
+            return await self.rules.refused(task, answer) or abort_run(answer, nothing_applied=not task.maybe_applied)
         if kind is AnswerKind.PERMANENT:
             return end_task(task.trace, Outcome.FAILED, answer)
         return end_task(task.trace, Outcome.TIMED_OUT, answer, code="task_timeout",
@@ -574,6 +574,11 @@ def log_retry(answer: Answer, attempt: int, delay_s: float) -> None:
                 **answer.log_fields())
 
 
-def abort_run(answer: Answer) -> RunAbort:
+def abort_run(answer: Answer, *, nothing_applied: bool = False) -> RunAbort:
+    """The abort a refusal means: of every target of the user when it refuses the credentials, else of the
+    target (its project or permission); ``nothing_applied``: it refused a DELETE of which nothing runs."""
     return RunAbort(f"the cloud refused the run: HTTP {answer.status} {answer.error_code or ''} "
-                    f"{answer.error_msg or ''} (request id {answer.request_id})".replace("  ", " "))
+                    f"{answer.error_msg or ''} (request id {answer.request_id})".replace("  ", " "),
+                    scope=AbortScope.USER if refuses_signin(answer) else AbortScope.TARGET,
+                    error_code=answer.error_code, http_status=answer.status, request_id=answer.request_id,
+                    nothing_applied=nothing_applied)

@@ -13,25 +13,24 @@ import asyncio
 import contextlib
 import os
 import sys
-import threading
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
-from typing import TextIO, TypeVar
+from typing import TextIO
 
 import structlog
 
 from worker.engine.adoption import InProgress
 from worker.engine.outcomes import ExitCode
-from worker.engine.pacing import PollTiming
 from worker.engine.report import Results
 from worker.engine.scheduler import Scheduler
-from worker.engine.tracking import TaskRunner, TrackingPolicy
 from worker.errors import CsbsWorkerError, UsageError
 from worker.plan import Plan, Task, read_plan, reads_stdin
 from worker.progress import report_progress
 from worker.retention.policy import Policy, load_policy
 from worker.run.finish import RunEnd, finish_delete
+from worker.run.follow import task_runner
 from worker.run.lifecycle import Lifecycle
+from worker.run.offloop import in_daemon_thread
 from worker.run.request import DeleteRequest, EmbeddedCloud
 from worker.services import lookup, registry
 from worker.services.service import CloudSession
@@ -42,7 +41,6 @@ log = structlog.get_logger()
 
 DEMO_PROJECT_ID = "0123456789abcdef0123456789abcdef"
 STDIN_HINT = "csbs-worker: reading the plan from stdin; end with Ctrl-D (Ctrl-C stops)"
-T = TypeVar("T")
 
 
 class DeleteRun(Lifecycle):
@@ -125,7 +123,7 @@ class DeleteRun(Lifecycle):
                 if stdin is not None:
                     stdin.close()
 
-        plan = await _in_daemon_thread(read)
+        plan = await in_daemon_thread(read)
         for warning in warnings:
             log.warning("plan_duplicate", detail=warning)
         return plan
@@ -157,12 +155,8 @@ class DeleteRun(Lifecycle):
         out.flush()
 
     async def _execute(self, session: CloudSession, settings: Settings, tasks: Sequence[Task]) -> None:
-        policy = TrackingPolicy(
-            task_timeout_s=settings.task_timeout_s, lag_window_s=settings.lag_window_s,
-            timing=PollTiming(settings.poll_first_s, settings.poll_min_s, settings.poll_max_s),
-            retry=session.retry, look_budget_s=settings.preflight_budget_s)
         in_progress = await session.in_progress(tasks, self.clock.now() + settings.preflight_budget_s)
-        scheduler = Scheduler(TaskRunner(session.rules(), policy, self.clock), self.results, clock=self.clock,
+        scheduler = Scheduler(task_runner(settings, session, self.clock), self.results, clock=self.clock,
                               log_ids=lookup.service(settings.service).log_ids,
                               concurrency=settings.concurrency, grace_s=settings.grace_s,
                               hold_s=settings.task_timeout_s, hold_poll_s=settings.poll_max_s)
@@ -221,29 +215,3 @@ def _private_stdin() -> TextIO | None:
     except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation: a StringIO or the like
         return None
     return open(os.dup(descriptor), encoding="utf-8-sig", errors="surrogateescape", newline=None)
-
-
-async def _in_daemon_thread(work: Callable[[], T]) -> T:
-    """``work()`` in a daemon thread: a stop stops waiting for it at once, and the process never waits for
-    a read of a terminal or a pipe that has not ended (``asyncio.to_thread`` would, at shutdown)."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[T] = loop.create_future()
-
-    def settle(result: T | None, error: BaseException | None) -> None:
-        if future.done():
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)  # type: ignore[arg-type]  # None only with an error
-
-    def run() -> None:
-        try:
-            result, error = work(), None
-        except BaseException as exc:  # handed to the awaiting coroutine, whatever it is
-            result, error = None, exc
-        with contextlib.suppress(RuntimeError):  # the loop is closed: the run ended without this result
-            loop.call_soon_threadsafe(settle, result, error)
-
-    threading.Thread(target=run, name="plan-reader", daemon=True).start()
-    return await future

@@ -5,13 +5,28 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from worker.plan import Plan
 
 EmbeddedCloud = Callable[[Plan, str, str], AbstractAsyncContextManager[tuple[str, str]]]
 """Starts an emulator of a service (csbs, cbr) seeded with a plan's backups in a project; yields (endpoint,
 token)."""
+
+
+class FleetCloud(Protocol):
+    """The embedded emulators of a fleet: the local URL of each (service, endpoint), a token per user."""
+
+    def url(self, service: str, endpoint: str) -> str: ...
+
+    def token(self, user: str) -> str: ...
+
+
+FleetSite = tuple[str, str, str, str, "Plan | None"]
+"""(user, service, endpoint, project id, plan or None: a policy target) of one target of a fleet."""
+
+EmbeddedFleet = Callable[[Sequence[FleetSite]], AbstractAsyncContextManager[FleetCloud]]
+"""Starts one emulator per distinct (service, endpoint) of a fleet, sharing one per-user task board."""
 
 
 @dataclass(frozen=True)
@@ -35,3 +50,15 @@ class PlanRequest:
     flags: Mapping[str, Any]
     policy: str
     explain: str | None = None
+
+
+@dataclass(frozen=True)
+class FleetRequest:
+    """``csbs-worker fleet FLEET_FILE``."""
+
+    flags: Mapping[str, Any]
+    path: str
+    shard: int | None = None
+    user: str | None = None
+    dry_run: bool = False
+    emulator: bool = False

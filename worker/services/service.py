@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Generic, Protocol, TypeVar
 
+from asyncio_throttle.throttler import Throttler
+
 from worker.engine.adoption import InProgress
 from worker.engine.retry import RetryPolicy
 from worker.engine.tracking import ServiceRules, TaskSpec
@@ -57,7 +59,9 @@ class Service(Protocol):
 
     def log_ids(self, spec: TaskSpec) -> dict[str, str | None]: ...  # the ids a task's log lines carry
 
-    def open(self, settings: Settings, redactor: Redactor) -> AbstractAsyncContextManager[CloudSession]: ...
+    def open(self, settings: Settings, redactor: Redactor,
+             throttler: Throttler | None = None) -> AbstractAsyncContextManager[CloudSession]: ...
+    # ``throttler``: a rate limit shared with other sessions (a fleet user's), else the session's own
 
 
 class _Client(Protocol):

@@ -1,9 +1,9 @@
 """What the CBR face decides in the core's pipeline (``worker.emulator.core.pipeline.Door``).
 
 A path the API does not have is the gateway's 404 APIGW.0101 before any fault or auth, as a gateway
-answers; a caller is refused with 403 (a forbidden user) or, for another project than its credentials'
-or the emulator's, 403 or the "Malformed request url" 401 (point 6); errors come with the scenario's
-``code_form`` (point 15). The ``Date`` header is aiohttp's own.
+answers; a caller is refused with 403 (a forbidden user or project) or, for another project than its
+credentials' or one the emulator does not serve, 403 or the "Malformed request url" 401 (point 6); errors
+come with the scenario's ``code_form`` (point 15). The ``Date`` header is aiohttp's own.
 """
 
 from __future__ import annotations
@@ -36,12 +36,16 @@ class CbrDoor:
         return errors.no_such_api() if route == "other" else None
 
     def admit(self, principal: Principal, project: str | None) -> None:
-        """403 for a forbidden user; for another project than the credentials' or the emulator's, 403 or
-        (point 6: it may also mean a wrong project id) the "Malformed request url" 401."""
-        if principal.user in self._s.forbidden_users:
+        """403 for a forbidden user or project; for another project than the credentials' or one not served
+        here, 403 or (point 6: it may also mean a wrong project id) the "Malformed request url" 401."""
+        s = self._s
+        if principal.user in s.forbidden_users:
             raise errors.forbidden("this user may not use CBR")
-        if project != principal.project_id or project != self._s.project_id:
-            if self._s.gone_answer == "401":
+        if project in s.forbidden_projects:
+            raise errors.forbidden(f"no permission in project {project}")
+        scoped_elsewhere = principal.project_id is not None and project != principal.project_id
+        if scoped_elsewhere or project not in s.served_projects:
+            if s.gone_answer == "401":
                 raise errors.malformed_url()
             raise errors.forbidden(f"project {project} is not available to these credentials")
 

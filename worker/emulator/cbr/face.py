@@ -6,21 +6,20 @@ from collections.abc import Sequence
 
 from worker.emulator.cbr.app import CbrEmulator
 from worker.emulator.cbr.scenario import CbrFaultRule, CbrScenario
-from worker.emulator.core.face import Face, Started
+from worker.emulator.core.face import Face
 
 VAULTS = ("default", "daily-backup-policy")  # migrated manual backups, and a migrated CSBS policy's
 
 
-def start(scenario: CbrScenario, seed: int, backups: int) -> Started:
-    """An emulator with ``backups`` random server backups, each with a disk backup, over ``VAULTS``."""
-    emulator = CbrEmulator(scenario, seed=seed)
-    made = emulator.seed_random(backups, vault_names=VAULTS)
-    return emulator, f"{len(made)} backups, each with a disk backup, in the vaults {', '.join(VAULTS)}"
+def seed_random(emulator: CbrEmulator, n: int, project: str | None = None) -> str:
+    """``n`` random server backups, each with a disk backup, over ``VAULTS``."""
+    made = emulator.seed_random(n, vault_names=VAULTS, project=project)
+    return f"{len(made)} backups, each with a disk backup, in the vaults {', '.join(VAULTS)}"
 
 
-def seed_tasks(emulator: CbrEmulator, tasks: Sequence[tuple[str, str | None]]) -> None:
+def seed_tasks(emulator: CbrEmulator, tasks: Sequence[tuple[str, str | None]], project: str | None = None) -> None:
     """A plan's backups: one manual server backup with a system-disk child per id."""
-    emulator.seed_plan(backup for _, backup in tasks if backup is not None)
+    emulator.seed_plan((backup for _, backup in tasks if backup is not None), project)
 
 
 FACE = Face(
@@ -32,5 +31,5 @@ FACE = Face(
         "status_lag": "status_lag_s", "fail_rate": "fail_rate", "token_ttl": "token_ttl_s",
         "progress_reported": "progress_reported", "busy_first_deletes": "busy_first_deletes",
     },
-    start=start, seed_tasks=seed_tasks, endpoint="CSBS_SERVICE=cbr ",
+    emulator=CbrEmulator, seed_random=seed_random, seed_tasks=seed_tasks, endpoint="CSBS_SERVICE=cbr ",
 )

@@ -32,11 +32,12 @@ LOG_FILTERS = ("vault_id", "resource_id", "vault_name", "resource_name")
 
 
 class CbrRoutes:
-    """The handlers, bound to one emulator's store and scenario."""
+    """The handlers, bound to one emulator's scenario and its stores by project (the pipeline has refused
+    every project without one)."""
 
-    def __init__(self, scenario: CbrScenario, store: CbrStore) -> None:
+    def __init__(self, scenario: CbrScenario, stores: Mapping[str, CbrStore]) -> None:
         self._s = scenario
-        self._store = store
+        self._stores = stores
 
     def handlers(self) -> Mapping[str, Handler]:
         """The handler of every route but ``auth`` (the password sign-in is the core's), by name."""
@@ -49,36 +50,39 @@ class CbrRoutes:
 
     async def delete(self, request: web.Request) -> web.Response:
         """Start deleting one backup: 204 (or the scenario's 200/202 with a body)."""
-        self._store.delete(request.match_info["backup_id"], request[PRINCIPAL].user, request[REQUEST_ID])
+        store = self._store(request)
+        store.delete(request.match_info["backup_id"], request[PRINCIPAL].user, request[REQUEST_ID])
         if self._s.delete_status == 204:
             return web.Response(status=204)
         return web.json_response({}, status=self._s.delete_status)
 
     async def get_backup(self, request: web.Request) -> web.Response:
         """One backup."""
-        return web.json_response({"backup": self._store.get_backup(request.match_info["backup_id"])})
+        return web.json_response({"backup": self._store(request).get_backup(request.match_info["backup_id"])})
 
     async def list_backups(self, request: web.Request) -> web.Response:
         """One page of backups; ``count`` is the total, or the page's size (point 13)."""
         query = parse_backup_query(request.query, self._offset_zero_refused)
-        backups, total = self._store.list_backups(query)
+        backups, total = self._store(request).list_backups(query)
         count = total if self._s.count_is_total else len(backups)
         return web.json_response({"backups": backups, "count": count, "offset": query.paging.offset,
                                   "limit": query.paging.limit})
 
     async def get_checkpoint(self, request: web.Request) -> web.Response:
         """One restore point."""
-        return web.json_response({"checkpoint": self._store.get_checkpoint(request.match_info["checkpoint_id"])})
+        checkpoint = self._store(request).get_checkpoint(request.match_info["checkpoint_id"])
+        return web.json_response({"checkpoint": checkpoint})
 
     async def list_vaults(self, request: web.Request) -> web.Response:
         """One page of vaults."""
         paging = parse_paging(request.query, self._offset_zero_refused)
-        vaults, total = self._store.list_vaults(paging, request.query.get("name"), request.query.get("id"))
+        query = request.query
+        vaults, total = self._store(request).list_vaults(paging, query.get("name"), query.get("id"))
         return web.json_response({"vaults": vaults, "count": total if self._s.count_is_total else len(vaults)})
 
     async def get_vault(self, request: web.Request) -> web.Response:
         """One vault."""
-        return web.json_response({"vault": self._store.get_vault(request.match_info["vault_id"])})
+        return web.json_response({"vault": self._store(request).get_vault(request.match_info["vault_id"])})
 
     async def list_operation_logs(self, request: web.Request) -> web.Response:
         """One page of operation logs; only ``delete`` ones exist here."""
@@ -87,9 +91,13 @@ class CbrRoutes:
         if query.get("operation_type", "delete") != "delete":
             return web.json_response({"operation_logs": [], "count": 0})
         filters = {key: query[key] for key in LOG_FILTERS if key in query}
-        logs, total = self._store.list_logs(paging, parse_window(query), filters,
-                                            frozenset(query.getall("status", [])))
+        logs, total = self._store(request).list_logs(paging, parse_window(query), filters,
+                                                     frozenset(query.getall("status", [])))
         return web.json_response({"operation_logs": logs, "count": total if self._s.count_is_total else len(logs)})
+
+    def _store(self, request: web.Request) -> CbrStore:
+        """The store of the project in the path."""
+        return self._stores[request.match_info["project_id"]]
 
     @property
     def _offset_zero_refused(self) -> bool:

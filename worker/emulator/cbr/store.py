@@ -1,4 +1,4 @@
-"""The vaults, backups and delete operation logs of the one project, and what a DELETE does to them.
+"""The vaults, backups and delete operation logs of one project, and what a DELETE does to them.
 
 A DELETE checks ``rules.refusal`` (and answers the scenario's ``busy_first_deletes`` of each backup 400
 BackupService.6216), then (``delete_mode: queued``) hands one ``DeletionTask`` to the per-user
@@ -23,7 +23,7 @@ from worker.emulator.cbr.scenario import CbrScenario
 from worker.emulator.core.errors import ApiError
 from worker.emulator.core.listing import ordered
 from worker.emulator.core.stats import Stats
-from worker.emulator.core.tasks import BusyFirst, DeletionTask, TaskBoard
+from worker.emulator.core.tasks import BusyFirst, DeletionTask, TaskBoard, TaskOwner
 from worker.emulator.core.timebase import TimeBase
 
 DELETE_FAILED = ("BackupService.6201", "The backup storage did not release the snapshot data.")
@@ -34,16 +34,20 @@ _LISTING_CACHE_SIZE = 8
 
 
 class CbrStore:
-    """Vaults and backups by id, gone backups (for markers), delete logs, and the deletion board.
+    """Vaults and backups by id, gone backups (for markers) and delete logs, of one project.
 
     Args:
         scenario: the switches.
+        project_id: the project it holds (its JSON names it).
         timebase: the injected clock and its wall time.
         rng: seeded randomness for deletion durations and fates.
-        stats: counts task starts and ends and the outstanding high-water mark.
+        stats: counts task starts and ends.
+        board: where its deletions queue (the emulator's, maybe shared).
     """
 
-    def __init__(self, scenario: CbrScenario, timebase: TimeBase, rng: random.Random, stats: Stats) -> None:
+    def __init__(self, scenario: CbrScenario, project_id: str, timebase: TimeBase, rng: random.Random,
+                 stats: Stats, board: TaskBoard) -> None:
+        self.project_id = project_id
         self._s = scenario
         self._time = timebase
         self._rng = rng
@@ -54,7 +58,8 @@ class CbrStore:
         self._checkpoints: dict[str, str] = {}  # every restore point ever seen -> its vault id
         self._version = 0  # changes whenever a backup is added or removed (keys the listing cache)
         self._listings: dict[tuple[Any, ...], tuple[int, int, list[Backup], dict[str, int]]] = {}
-        self.board = TaskBoard(scenario.deletions_per_user, self._task_ended, stats)
+        self.board = board
+        self._owner = TaskOwner(self._task_ended, stats)
         self._busy_first = BusyFirst(scenario.busy_first_deletes, stats)
 
     # -- seeding ---------------------------------------------------------------------------------------
@@ -157,7 +162,7 @@ class CbrStore:
         statuses = {self._shown(b, now).status for b in backups}
         status = "deleted" if not backups else "deleting" if statuses & {"deleting", "waiting_delete"} else "available"
         vault = self._render_vault(self.vaults[vault_id])
-        return {"id": checkpoint_id, "status": status, "project_id": self._s.project_id,
+        return {"id": checkpoint_id, "status": status, "project_id": self.project_id,
                 "created_at": vault["created_at"],
                 "vault": {"id": vault_id, "name": vault["name"],
                           "resources": [] if not backups else vault["resources"], "skipped_resources": []},
@@ -175,7 +180,7 @@ class CbrStore:
             and all(getattr(log, key) == value for key, value in filters.items())
         ]
         page = cut(selected, paging, lambda log: log.id)
-        return [render_op_log(log, self._s.project_id, self._s.time_form) for log in page], len(selected)
+        return [render_op_log(log, self.project_id, self._s.time_form) for log in page], len(selected)
 
     # -- deleting ----------------------------------------------------------------------------------------
 
@@ -191,7 +196,7 @@ class CbrStore:
         refused = rules.refusal(self._s, backup, self.vaults[backup.vault_id], self._time.wall(now))
         if refused is not None:
             raise refused
-        over = self._s.over_limit != "queue" and self.board.outstanding(user) >= self._s.deletions_per_user
+        over = self._s.over_limit != "queue" and self.board.outstanding(user) >= self.board.slots_per_user
         if over:
             raise rules.over_limit_refusal(self._s, backup_id)
         if self._busy_first.refuses(backup_id):
@@ -216,7 +221,7 @@ class CbrStore:
         for held in self._family(backup):
             held.task = task
             held.lag_until = now + s.status_lag_s if s.status_lag_s else None
-        self.board.submit(task)
+        self.board.submit(task, self._owner)
 
     def _task_ended(self, task: DeletionTask) -> None:
         """Apply a deletion's end at its end time: gone with its children, or fallen back (point 5)."""
@@ -322,11 +327,11 @@ class CbrStore:
 
     def _render(self, backup: Backup, now: float) -> dict[str, Any]:
         children = [self._render(self.backups[c], now) for c in backup.children if c in self.backups]
-        return render_backup(backup, self._shown(backup, now), self._s.project_id, children, self._s.time_form)
+        return render_backup(backup, self._shown(backup, now), self.project_id, children, self._s.time_form)
 
     def _render_vault(self, vault: Vault) -> dict[str, Any]:
         held = [b for b in self.backups.values() if b.vault_id == vault.id and not b.parent_id]
-        return render_vault(vault, self._s.project_id, held, self._s.time_form)
+        return render_vault(vault, self.project_id, held, self._s.time_form)
 
     def logs_of(self, backup_ids: Iterable[str]) -> list[OpLog]:
         """The delete logs of these backups (for tests)."""

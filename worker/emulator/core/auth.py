@@ -23,10 +23,11 @@ from worker.emulator.core.timebase import TimeBase, format_iso_z
 
 @dataclass(frozen=True)
 class Principal:
-    """An authenticated caller: whose queue its deletions join and which project its credentials cover."""
+    """An authenticated caller: whose queue its deletions join and which project its credentials cover
+    (None for a static token, which covers every project the emulator knows)."""
 
     user: str
-    project_id: str
+    project_id: str | None
     token: str | None = None
 
 
@@ -57,15 +58,15 @@ class Authenticator:
     Args:
         scenario: tokens, IAM users, AK/SK pairs, token lifetime, AK lock policy, date skew.
         timebase: the injected clock (expiry, locks) and its wall time (``X-Sdk-Date``).
-        other_projects: projects besides the scenario's that a password sign-in may be scoped to (the
-            face refuses their calls later, e.g. CSBS's disabled projects).
+        other_projects: projects besides the scenario's (served and forbidden ones) that a password
+            sign-in may be scoped to (the face refuses their calls later, e.g. CSBS's disabled projects).
     """
 
     def __init__(self, scenario: BaseScenario, timebase: TimeBase,
                  other_projects: frozenset[str] = frozenset()) -> None:
         self._scenario = scenario
         self._time = timebase
-        self._other_projects = other_projects
+        self._projects = scenario.served_projects | scenario.forbidden_projects | other_projects
         self._keys = {key.ak: key for key in scenario.access_keys}
         self._issued: dict[str, IssuedToken] = {}
         self._failures: dict[str, int] = {}
@@ -79,7 +80,7 @@ class Authenticator:
         user = next((u for u in self._scenario.users if u.name == name and u.domain == domain), None)
         if user is None or not hmac.compare_digest(user.password.encode(), password.encode()):
             raise unauthorized("The username or password is wrong.")
-        if project_id != self._scenario.project_id and project_id not in self._other_projects:
+        if project_id not in self._projects:
             raise unauthorized(f"project {project_id} is not available to this user")
         now = self._time.now()
         token = "MII" + secrets.token_urlsafe(96)
@@ -122,7 +123,7 @@ class Authenticator:
     def _by_token(self, token: str) -> Principal:
         user = self._scenario.tokens.get(token)
         if user is not None:
-            return Principal(user, self._scenario.project_id, token)
+            return Principal(user, None, token)
         issued = self._issued.get(token)
         if issued is None:
             raise unauthorized("the token is not valid")

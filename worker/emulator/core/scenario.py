@@ -16,6 +16,8 @@ from typing import Any, ClassVar, Self
 
 import yaml
 
+_PROJECT_SETS = frozenset({"projects", "forbidden_projects"})  # every face's id sets (``BaseScenario``)
+
 
 class ScenarioError(ValueError):
     """A scenario value or file is invalid; the message names the source and the key."""
@@ -105,14 +107,19 @@ class BaseScenario:
     """The credentials every face accepts, and the reading of a face's scenario from data or a file.
 
     Args:
-        project_id: the one project that holds backups.
-        tokens: static tokens accepted as ``X-Auth-Token``, mapped to their user; they never expire.
+        project_id: the project that holds backups (the first one, when the emulator serves several).
+        tokens: static tokens accepted as ``X-Auth-Token``, mapped to their user; they never expire, and
+            cover every project the emulator knows (a real token covers one: see the password sign-in).
         users: IAM users that may sign in with a password.
         access_keys: AK/SK pairs that may sign requests.
         token_ttl_s: lifetime of tokens issued by ``POST /v3/auth/tokens``.
         sdk_date_skew_s: how far ``X-Sdk-Date`` may be from the emulator's time.
         ak_lock_failures: an AK is locked after more than this many consecutive signature failures.
         ak_lock_s: how long such a lock lasts.
+        projects: further projects served beside ``project_id``, each with backups of its own, as a
+            regional endpoint serves every project of the region (``served_projects``).
+        forbidden_projects: projects a password sign-in may be scoped to but where every call answers the
+            face's 403, as a project in which the user has no permission.
     """
 
     ID_SETS: ClassVar[frozenset[str]] = frozenset()  #: fields read as a set of ids (text)
@@ -128,6 +135,13 @@ class BaseScenario:
     sdk_date_skew_s: float = 15 * 60.0
     ak_lock_failures: int = 5
     ak_lock_s: float = 5 * 60.0
+    projects: frozenset[str] = frozenset()
+    forbidden_projects: frozenset[str] = frozenset()
+
+    @property
+    def served_projects(self) -> frozenset[str]:
+        """Every project with backups here: ``project_id`` and ``projects``."""
+        return frozenset({self.project_id, *self.projects})
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], source: str = "scenario", **overrides: Any) -> Self:
@@ -151,7 +165,7 @@ class BaseScenario:
     @classmethod
     def _convert(cls, key: str, value: Any) -> Any:
         """Turn one YAML value into the type the field holds (lists to sets or tuples, mappings to objects)."""
-        if key in cls.ID_SETS:
+        if key in cls.ID_SETS or key in _PROJECT_SETS:
             return frozenset(str(v) for v in as_list(key, value))
         if key in cls.TEXTS:  # YAML reads 404 or an all-digit id as int
             return str(value)

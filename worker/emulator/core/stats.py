@@ -7,7 +7,7 @@ Times are clock seconds of the emulator's injected clock.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 
 class Stats:
@@ -19,31 +19,35 @@ class Stats:
         self.deletes_by_target: Counter[str] = Counter()  #: item id (?checkpoint_items) or record id
         #: injected faults that fired, by kind; ``busy-first``: DELETEs answered busy by ``busy_first_deletes``
         self.faults_by_kind: Counter[str] = Counter()
-        self.max_outstanding: dict[str, int] = {}  #: per user, high-water of waiting + running tasks
         self.task_running_seconds = 0.0  #: summed running time of ended tasks (server side)
         self.tasks_started = 0
         self.tasks_finished = 0
         self.first_task_start: float | None = None
         self.last_task_end: float | None = None
         self._outstanding: Callable[[str], int] = lambda user: 0
+        self._high_water: Mapping[str, int] = {}
+
+    @property
+    def max_outstanding(self) -> dict[str, int]:
+        """Per user, the most tasks ever waiting and running at once on the emulator's task board (a shared
+        board's: over every emulator and project on it, as the cloud's per-user queue counts them)."""
+        return dict(self._high_water)
 
     def outstanding(self, user: str) -> int:
-        """Tasks of ``user`` waiting or running now."""
+        """Tasks of ``user`` waiting or running now (on the whole board, when it is shared)."""
         return self._outstanding(user)
 
-    def bind_outstanding(self, read: Callable[[str], int]) -> None:
-        """Let ``outstanding`` ask the live task board (which advances to now before it answers)."""
-        self._outstanding = read
+    def bind_board(self, outstanding: Callable[[str], int], high_water: Mapping[str, int]) -> None:
+        """Let ``outstanding`` ask the live task board (which advances to now before it answers), and
+        ``max_outstanding`` read the board's high-water marks."""
+        self._outstanding = outstanding
+        self._high_water = high_water
 
     def note_request(self, route: str, delete_target: str | None) -> None:
         """Count a request as it arrives, before any fault or check."""
         self.requests_by_route[route] += 1
         if delete_target is not None:
             self.deletes_by_target[delete_target] += 1
-
-    def note_outstanding(self, user: str, count: int) -> None:
-        """Raise the user's high-water mark if ``count`` tops it."""
-        self.max_outstanding[user] = max(self.max_outstanding.get(user, 0), count)
 
     def note_task_start(self, at: float) -> None:
         """A task left the queue and started running at ``at``."""

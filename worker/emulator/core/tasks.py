@@ -5,6 +5,11 @@ order: each running task ends at its exact end time, and the first waiting task 
 that very instant. So the board is deterministic under an injected clock, and the running time it
 accounts is exact, however rarely the emulator is asked.
 
+One board may serve several stores: the projects of one emulator, and several emulators in one process
+(a CSBS and a CBR one, or one per region), as the cloud keeps one queue per IAM user across projects,
+regions and both services. Each task then carries its ``TaskOwner``, the store that applies its end and
+the stats that count it; the board keeps the user's high-water mark over everything it holds.
+
 Two switches of both faces' scenarios live here too, so that both faces read them alike: a service that
 reports no progress (``DeletionTask.reports_progress``), and one that answers the first DELETEs of each
 backup busy (``BusyFirst``).
@@ -99,28 +104,46 @@ class BusyFirst:
         return True
 
 
-class TaskBoard:
-    """The queue and the running slots of every user.
+@dataclass(frozen=True)
+class TaskOwner:
+    """Whose a task is, on a board that several stores may share.
 
     Args:
-        slots_per_user: tasks that run at once per user (five on CSBS).
-        on_end: called once per task when it ends, in end-time order, to apply its result.
-        stats: receives starts, ends and the outstanding high-water mark.
+        on_end: called once when the task ends, in end-time order, to apply its result to the store.
+        stats: counts the task's start and end (its emulator's).
     """
 
-    def __init__(self, slots_per_user: int, on_end: Callable[[DeletionTask], None], stats: Stats) -> None:
-        self._slots = slots_per_user
-        self._on_end = on_end
-        self._stats = stats
+    on_end: Callable[[DeletionTask], None]
+    stats: Stats
+
+
+class TaskBoard:
+    """The queue and the running slots of every user, for one store or for several that share it.
+
+    Stores that share a board must read one clock: the board compares the times they give it.
+
+    Args:
+        slots_per_user: tasks that run at once per user (five in the cloud).
+    """
+
+    def __init__(self, slots_per_user: int) -> None:
+        if slots_per_user < 1:
+            raise ValueError(f"slots_per_user must be at least 1, got {slots_per_user}")
+        self.slots_per_user = slots_per_user
+        #: per user, the most tasks ever waiting and running at once, over every store on the board
+        self.max_outstanding: dict[str, int] = {}
+        self._owners: dict[DeletionTask, TaskOwner] = {}
         self._waiting: dict[str, deque[DeletionTask]] = {}
         self._running: dict[str, list[DeletionTask]] = {}
 
-    def submit(self, task: DeletionTask) -> None:
-        """Queue a task at ``task.queued_at`` (the board must be advanced to that time first)."""
+    def submit(self, task: DeletionTask, owner: TaskOwner) -> None:
+        """Queue ``owner``'s task at ``task.queued_at`` (the board must be advanced to that time first)."""
+        self._owners[task] = owner
         self._waiting.setdefault(task.user, deque()).append(task)
         self._running.setdefault(task.user, [])
         self._fill(task.user, task.queued_at)
-        self._stats.note_outstanding(task.user, self.outstanding(task.user))
+        outstanding = self.outstanding(task.user)  # only a submit adds one, so the mark is exact here
+        self.max_outstanding[task.user] = max(self.max_outstanding.get(task.user, 0), outstanding)
 
     def advance(self, now: float) -> None:
         """Replay every task end (and the start it frees) up to ``now``."""
@@ -147,16 +170,17 @@ class TaskBoard:
             end = task.ends_at or 0.0
             running.remove(task)
             task.ended_at = end
-            self._stats.note_task_end(task.started_at or end, end)
-            self._on_end(task)
+            owner = self._owners.pop(task)
+            owner.stats.note_task_end(task.started_at or end, end)
+            owner.on_end(task)
             self._fill(user, end)
 
     def _fill(self, user: str, at: float) -> None:
         """Start waiting tasks while slots are free; a slot freed at ``at`` is taken at ``at``."""
         running = self._running[user]
         waiting = self._waiting[user]
-        while waiting and len(running) < self._slots:
+        while waiting and len(running) < self.slots_per_user:
             task = waiting.popleft()
             task.started_at = max(at, task.queued_at)
             running.append(task)
-            self._stats.note_task_start(task.started_at)
+            self._owners[task].stats.note_task_start(task.started_at)

@@ -1,4 +1,5 @@
-"""The CSBS emulator: one scenario, its backups and tasks, its credentials and faults, as an aiohttp app.
+"""The CSBS emulator: one scenario, its projects' backups and tasks, its credentials and faults, as an aiohttp
+app.
 
 Every request passes the core's pipeline (``worker.emulator.core.pipeline``) with this face's door
 (``door.py``): the gateway's 404 of a wrong endpoint (``gateway_404``), faults, the caller's 401, 403 and
@@ -17,6 +18,7 @@ from typing import Any
 from worker.emulator.core.backup import SERVER_TYPE
 from worker.emulator.core.emulator import BaseEmulator
 from worker.emulator.core.errors import ApiError
+from worker.emulator.core.tasks import TaskBoard
 from worker.emulator.core.timebase import Clock, as_utc, parse_time
 from worker.emulator.csbs.door import CsbsDoor
 from worker.emulator.csbs.model import STATUSES
@@ -32,16 +34,20 @@ _TASK_STATUSES = frozenset({"waiting_delete", "deleting", "deleted"})  # only de
 
 
 class Emulator(BaseEmulator[Scenario, BackupStore]):
-    """A fake CSBS (and IAM sign-in) for one project: ``scenario``, ``seed``, ``clock`` and ``wall_clock`` as
-    for every face (``BaseEmulator``)."""
+    """A fake CSBS (and IAM sign-in) for the scenario's projects: ``scenario``, ``seed``, ``clock``,
+    ``wall_clock`` and ``board`` as for every face (``BaseEmulator``).
+
+    Seeding and reading take ``project``: one of the scenario's ``served_projects`` (None: its
+    ``project_id``); ids are drawn from one generator, so they are unique over all projects.
+    """
 
     def __init__(self, scenario: Scenario, seed: int = 0, clock: Clock = time.monotonic,
-                 wall_clock: Clock = time.time) -> None:
+                 wall_clock: Clock = time.time, board: TaskBoard | None = None) -> None:
         super().__init__(scenario, scenario.faults, functools.partial(BackupStore, scenario), CsbsDoor(scenario),
-                         seed=seed, label="", clock=clock, wall_clock=wall_clock,
-                         other_projects=scenario.disabled_projects)
+                         seed=seed, label="", slots_per_user=scenario.tasks_per_user, clock=clock,
+                         wall_clock=wall_clock, other_projects=scenario.disabled_projects, board=board)
         self._factory = BackupFactory(self.rng("backups"), self._time.wall())
-        self.app = self.application(ROUTES, CsbsRoutes(scenario, self._store).handlers())
+        self.app = self.application(ROUTES, CsbsRoutes(scenario, self._stores).handlers())
 
     def __repr__(self) -> str:
         return f"<Emulator project={self.scenario.project_id} backups={len(self._store.snapshot())}>"
@@ -49,18 +55,18 @@ class Emulator(BaseEmulator[Scenario, BackupStore]):
     # -- reading state (tests, benchmarks) ----------------------------------------------------------
 
     def items(self, checkpoint_id: str | None = None, status: str | None = None,
-              as_seen: bool = False) -> list[dict[str, Any]]:
+              as_seen: bool = False, project: str | None = None) -> list[dict[str, Any]]:
         """Backups that exist now, in the API's JSON shape; ``as_seen`` applies the status lag."""
         return [
-            item for item in self._store.snapshot(as_seen)
+            item for item in self._store_of(project).snapshot(as_seen)
             if (checkpoint_id is None or item["checkpoint_id"] == checkpoint_id)
             and (status is None or item["status"] == status)
         ]
 
-    def item(self, item_id: str) -> dict[str, Any] | None:
+    def item(self, item_id: str, project: str | None = None) -> dict[str, Any] | None:
         """One backup now (true status), or None if it is gone."""
         try:
-            return self._store.get(item_id, as_seen=False)
+            return self._store_of(project).get(item_id, as_seen=False)
         except ApiError:
             return None
 
@@ -71,7 +77,8 @@ class Emulator(BaseEmulator[Scenario, BackupStore]):
                  created_at: datetime | str | None = None, tags: Sequence[Mapping[str, str]] | None = None,
                  resource_name: str | None = None, resource_type: str = SERVER_TYPE,
                  policy_id: str | None = None, description: str = "",
-                 image_registered: bool = False, stale_delete_failure: bool = False) -> dict[str, Any]:
+                 image_registered: bool = False, stale_delete_failure: bool = False,
+                 project: str | None = None) -> dict[str, Any]:
         """Add one backup; what is not given is made up (seeded). Returns its JSON.
 
         ``stale_delete_failure`` makes it look as an earlier failed deletion left it (a crashed run's):
@@ -79,6 +86,7 @@ class Emulator(BaseEmulator[Scenario, BackupStore]):
         ``finished_at`` (an hour before now) and ``taskid``, whatever ``status`` says; a ``created_at``
         later than that failure is moved back before it. A new DELETE of it works normally.
         """
+        store = self._store_of(project)
         if status not in STATUSES or status in _TASK_STATUSES:
             raise ValueError(f"status {status!r}: use one of {sorted(STATUSES - _TASK_STATUSES)}")
         if isinstance(created_at, str):
@@ -96,28 +104,31 @@ class Emulator(BaseEmulator[Scenario, BackupStore]):
             item.tags = [dict(tag) for tag in tags]
         if status == "error":
             item.fail_op, item.fail_reason = "backup", "backup failed"
-        return self._store.add(item, stale_delete_failure=stale_delete_failure)
+        return store.add(item, stale_delete_failure=stale_delete_failure)
 
-    def seed_random(self, n: int) -> list[Record]:
+    def seed_random(self, n: int, project: str | None = None) -> list[Record]:
         """Add ``n`` random backup records of 1-3 backups each."""
-        return self.seed_plan((None, None) for _ in range(n))
+        return self.seed_plan(((None, None) for _ in range(n)), project)
 
-    def seed_plan(self, entries: Iterable[tuple[str | None, Sequence[str] | None]]) -> list[Record]:
+    def seed_plan(self, entries: Iterable[tuple[str | None, Sequence[str] | None]],
+                  project: str | None = None) -> list[Record]:
         """Add one record per entry: the given item ids, or 1-3 random backups for None."""
+        store = self._store_of(project)
         records = []
         for checkpoint_id, item_ids in entries:
             if item_ids is not None:
-                self._check_new_ids(item_ids)
+                _check_new_ids(store, item_ids)
             items = self._factory.record(checkpoint_id, item_ids)
             for item in items:
-                self._store.add(item)
+                store.add(item)
             records.append((items[0].checkpoint_id, [item.id for item in items]))
         return records
 
-    def _check_new_ids(self, item_ids: Sequence[str]) -> None:
-        """Refuse a planned record before adding any of it: no ids, repeated ids, or ids already used."""
-        if not item_ids or len(set(item_ids)) != len(item_ids):
-            raise ValueError(f"a planned record needs distinct backup ids, got {list(item_ids)}")
-        used = [item_id for item_id in item_ids if self._store.known(item_id)]
-        if used:
-            raise ValueError(f"backup {used[0]} already exists")
+
+def _check_new_ids(store: BackupStore, item_ids: Sequence[str]) -> None:
+    """Refuse a planned record before adding any of it: no ids, repeated ids, or ids already used."""
+    if not item_ids or len(set(item_ids)) != len(item_ids):
+        raise ValueError(f"a planned record needs distinct backup ids, got {list(item_ids)}")
+    used = [item_id for item_id in item_ids if store.known(item_id)]
+    if used:
+        raise ValueError(f"backup {used[0]} already exists")

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from worker.emulator.core.face import Face, Started
+from worker.emulator.core.face import Face
 from worker.emulator.csbs.app import Emulator
 from worker.emulator.csbs.scenario import FaultRule, Scenario
 
 
-def start(scenario: Scenario, seed: int, records: int) -> Started:
-    """An emulator with ``records`` random backup records of 1-3 backups."""
-    emulator = Emulator(scenario, seed=seed)
-    made = emulator.seed_random(records)
+def seed_random(emulator: Emulator, n: int, project: str | None = None) -> str:
+    """``n`` random backup records of 1-3 backups."""
+    made = emulator.seed_random(n, project)
     backups = sum(len(items) for _, items in made)
-    return emulator, f"{backups} backups in {len(made)} records"
+    return f"{backups} backups in {len(made)} records"
 
 
-def seed_tasks(emulator: Emulator, tasks: Sequence[tuple[str, str | None]]) -> None:
+def seed_tasks(emulator: Emulator, tasks: Sequence[tuple[str, str | None]], project: str | None = None) -> None:
     """A plan's records: a whole-record task gets 1-3 random backups, item tasks their own ids (the plan is
     deduplicated: a whole record never comes with items of its own)."""
     records: dict[str, list[str] | None] = {}
@@ -25,7 +24,7 @@ def seed_tasks(emulator: Emulator, tasks: Sequence[tuple[str, str | None]]) -> N
         items = records.setdefault(record, None if item is None else [])
         if items is not None and item is not None:
             items.append(item)
-    emulator.seed_plan(records.items())
+    emulator.seed_plan(records.items(), project)
 
 
 FACE = Face(
@@ -37,5 +36,5 @@ FACE = Face(
         "fail_rate": "fail_rate", "stuck_rate": "stuck_rate", "token_ttl": "token_ttl_s",
         "progress_reported": "progress_reported", "busy_first_deletes": "busy_first_deletes",
     },
-    start=start, seed_tasks=seed_tasks,
+    emulator=Emulator, seed_random=seed_random, seed_tasks=seed_tasks,
 )

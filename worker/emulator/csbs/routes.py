@@ -27,11 +27,12 @@ ROUTES: RouteTable = {
 
 
 class CsbsRoutes:
-    """The handlers, bound to one emulator's store and scenario."""
+    """The handlers, bound to one emulator's scenario and its stores by project (the pipeline has refused
+    every project without one)."""
 
-    def __init__(self, scenario: Scenario, store: BackupStore) -> None:
+    def __init__(self, scenario: Scenario, stores: Mapping[str, BackupStore]) -> None:
         self._scenario = scenario
-        self._store = store
+        self._stores = stores
 
     def handlers(self) -> Mapping[str, Handler]:
         """The handler of every route but ``auth`` (the password sign-in is the core's), by name."""
@@ -45,22 +46,27 @@ class CsbsRoutes:
         checkpoint_id = request.match_info["checkpoint_id"]
         user = request[PRINCIPAL].user
         ids = request.query.getall("checkpoint_items", [])
+        store = self._store(request)
         if not ids:
-            self._store.delete_record(checkpoint_id, user)
+            store.delete_record(checkpoint_id, user)
         elif len(ids) == 1 and ids[0] and "," not in ids[0]:
-            self._store.delete_item(checkpoint_id, ids[0].strip(), user)
+            store.delete_item(checkpoint_id, ids[0].strip(), user)
         else:
             raise errors.bad_parameter("checkpoint_items takes one backup id")
         return web.json_response({})
 
     async def get_item(self, request: web.Request) -> web.Response:
         """One backup."""
-        return web.json_response({"checkpoint_item": self._store.get(request.match_info["item_id"])})
+        return web.json_response({"checkpoint_item": self._store(request).get(request.match_info["item_id"])})
 
     async def list(self, request: web.Request) -> web.Response:
         """One page of backups, filtered and sorted."""
-        return web.json_response({"checkpoint_items": self._store.select(parse_query(request.query))})
+        return web.json_response({"checkpoint_items": self._store(request).select(parse_query(request.query))})
 
     async def count(self, request: web.Request) -> web.Response:
         """How many backups pass the filters."""
-        return web.json_response({"count": self._store.count(parse_query(request.query))})
+        return web.json_response({"count": self._store(request).count(parse_query(request.query))})
+
+    def _store(self, request: web.Request) -> BackupStore:
+        """The store of the project in the path."""
+        return self._stores[request.match_info["project_id"]]

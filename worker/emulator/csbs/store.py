@@ -1,4 +1,4 @@
-"""The backups of the one project, and what a DELETE does to them.
+"""The backups of one project, and what a DELETE does to them.
 
 A DELETE checks that every backup it names may go (not registered to an image, nothing running on it,
 status ``available`` or ``error``; and not one of the scenario's ``busy_first_deletes`` of that backup or
@@ -22,7 +22,7 @@ from typing import Any
 
 from worker.emulator.core.backup import DELETABLE
 from worker.emulator.core.stats import Stats
-from worker.emulator.core.tasks import BusyFirst, DeletionTask, TaskBoard
+from worker.emulator.core.tasks import BusyFirst, DeletionTask, TaskBoard, TaskOwner
 from worker.emulator.core.timebase import TimeBase
 from worker.emulator.csbs import errors
 from worker.emulator.csbs.model import Item, Rendering, Shown, View, render
@@ -36,16 +36,20 @@ STALE_FAILURE_AGE_S = 3600.0  # how long before seeding a stale failure happened
 
 
 class BackupStore:
-    """Items by id, records by checkpoint id, the task board, and the rules of deletion.
+    """Items by id, records by checkpoint id, and the rules of deletion, for one project.
 
     Args:
         scenario: the switches (gone_mode, busy_mode, status_lag_s, fail/stuck/image items...).
+        project_id: the project it holds.
         timebase: the injected clock and its wall time.
         rng: seeded randomness for task durations and fates.
         stats: where task starts and ends are counted.
+        board: where its deletions queue (the emulator's, maybe shared).
     """
 
-    def __init__(self, scenario: Scenario, timebase: TimeBase, rng: random.Random, stats: Stats) -> None:
+    def __init__(self, scenario: Scenario, project_id: str, timebase: TimeBase, rng: random.Random, stats: Stats,
+                 board: TaskBoard) -> None:
+        self.project_id = project_id
         self._scenario = scenario
         self._time = timebase
         self._rng = rng
@@ -54,7 +58,8 @@ class BackupStore:
         self._tombstones: dict[str, View] = {}  # where vanished items stood, so their ids stay valid markers
         self._lingering: set[str] = set()  # ``deleted`` items waiting for their purge_at
         self._rendering = Rendering(scenario.progress_format, scenario.fail_code_numeric)
-        self.board = TaskBoard(scenario.tasks_per_user, self._task_ended, stats)
+        self.board = board
+        self._owner = TaskOwner(self._task_ended, stats)
         self._busy_first = BusyFirst(scenario.busy_first_deletes, stats)
 
     # -- reading -------------------------------------------------------------------------------------
@@ -154,7 +159,7 @@ class BackupStore:
         task = self._new_task(user, tuple(i.id for i in items), now)
         for item in items:
             item.task = task
-        self.board.submit(task)
+        self.board.submit(task, self._owner)
 
     def _new_task(self, user: str, item_ids: tuple[str, ...], now: float) -> DeletionTask:
         s, rng = self._scenario, self._rng

@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import structlog
 import yarl
+from asyncio_throttle.throttler import Throttler
 
 from worker.cloud.auth import Authenticator
 from worker.cloud.paging import Page, collect_pages
@@ -50,9 +51,10 @@ class CbrClient(ServiceClient):
 
     def __init__(self, *, endpoint: str, project_id: str, auth: Authenticator, max_rps: float = 20.0,
                  timeout: aiohttp.ClientTimeout | None = None, retry: RetryPolicy | None = None,
-                 page_size: int = DEFAULT_PAGE_SIZE) -> None:
+                 page_size: int = DEFAULT_PAGE_SIZE, throttler: Throttler | None = None) -> None:
         transport = Transport(auth=auth, classify=answers.classify, needs_reauth=answers.needs_reauth,
-                              headers=LANGUAGE_HEADERS, max_rps=max_rps, timeout=timeout, name="CbrClient")
+                              headers=LANGUAGE_HEADERS, max_rps=max_rps, timeout=timeout, name="CbrClient",
+                              throttler=throttler)
         super().__init__(yarl.URL(endpoint.rstrip("/")) / "v3" / project_id, transport, retry, page_size)
 
     # -- the calls ---------------------------------------------------------------------------------------

@@ -76,7 +76,7 @@ class CbrRules(BaseRules):
         if answer.kind is AnswerKind.GONE:
             return end_task(task.trace, Outcome.ALREADY_ABSENT)
         if answer.kind is AnswerKind.FATAL:
-            return abort_run(answer)
+            return abort_run(answer, nothing_applied=True)
         if answer.kind is not AnswerKind.OK:
             return None  # no verdict on the vault: the DELETE and its answer decide, as without one
         actual = str(answer.data.get("vault_id") or "")

@@ -7,6 +7,8 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 
+from asyncio_throttle.throttler import Throttler
+
 from worker.cloud.setup import client_options
 from worker.engine.adoption import InProgress, matched, skipped
 from worker.engine.answer import AnswerKind
@@ -37,8 +39,9 @@ class CbrService:
         return {"backup_id": spec.backup_id, "vault_id": spec.container_id or None}
 
     @contextlib.asynccontextmanager
-    async def open(self, settings: Settings, redactor: Redactor) -> AsyncIterator[CloudSession]:
-        async with CbrClient(**client_options(settings, redactor)) as client:
+    async def open(self, settings: Settings, redactor: Redactor,
+                   throttler: Throttler | None = None) -> AsyncIterator[CloudSession]:
+        async with CbrClient(**client_options(settings, redactor, throttler)) as client:
             yield CbrSession(client, settings)
 
 

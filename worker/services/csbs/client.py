@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import structlog
 import yarl
+from asyncio_throttle.throttler import Throttler
 
 from worker.cloud.auth import Authenticator
 from worker.cloud.paging import page_with_retries
@@ -58,8 +59,10 @@ class CsbsClient(ServiceClient):
         timeout: aiohttp.ClientTimeout | None = None,
         retry: RetryPolicy | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
+        throttler: Throttler | None = None,
     ) -> None:
-        transport = Transport(auth=auth, classify=classify, max_rps=max_rps, timeout=timeout, name="CsbsClient")
+        transport = Transport(auth=auth, classify=classify, max_rps=max_rps, timeout=timeout, name="CsbsClient",
+                              throttler=throttler)
         super().__init__(yarl.URL(endpoint.rstrip("/")) / "v1" / project_id, transport, retry, page_size)
         self.provider_id = provider_id
 

@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 
 import structlog
+from asyncio_throttle.throttler import Throttler
 
 from worker.cloud.setup import client_options
 from worker.engine.adoption import InProgress, matched, skipped
@@ -39,8 +40,10 @@ class CsbsService:
         return {"checkpoint_id": spec.container_id, "checkpoint_item": spec.backup_id}
 
     @contextlib.asynccontextmanager
-    async def open(self, settings: Settings, redactor: Redactor) -> AsyncIterator[CloudSession]:
-        async with CsbsClient(provider_id=settings.provider_id, **client_options(settings, redactor)) as client:
+    async def open(self, settings: Settings, redactor: Redactor,
+                   throttler: Throttler | None = None) -> AsyncIterator[CloudSession]:
+        options = client_options(settings, redactor, throttler)
+        async with CsbsClient(provider_id=settings.provider_id, **options) as client:
             yield CsbsSession(client, settings)
 
 
