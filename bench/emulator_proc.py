@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import resource
 import signal
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -141,35 +142,44 @@ def stats_json(emulator: AnyEmulator) -> dict[str, Any]:
     }
 
 
-def control_app(emulator: AnyEmulator) -> web.Application:
-    """The read-only side door for the bench process."""
+@contextlib.asynccontextmanager
+async def control_server(stats: Callable[[], dict[str, Any]]) -> AsyncIterator[str]:
+    """The read-only side door for the bench process on loopback, its URL while the block runs: ``GET /stats``
+    answers ``stats()``."""
 
-    async def stats(request: web.Request) -> web.Response:
-        return web.json_response(stats_json(emulator))
+    async def answer(request: web.Request) -> web.Response:
+        return web.json_response(stats())
 
     app = web.Application()
-    app.router.add_get("/stats", stats)
-    return app
+    app.router.add_get("/stats", answer)
+    control = web.AppRunner(app, access_log=None)
+    await control.setup()
+    try:
+        site = web.TCPSite(control, "127.0.0.1", 0)
+        await site.start()
+        host, port = control.addresses[0][:2]
+        yield f"http://{host}:{port}"
+    finally:
+        await control.cleanup()
 
 
-async def serve_until_signal(emulator: AnyEmulator) -> None:
+def stop_on_signal() -> asyncio.Event:
+    """An event that SIGINT or SIGTERM sets (from now on)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    control = web.AppRunner(control_app(emulator), access_log=None)
-    await control.setup()
-    site = web.TCPSite(control, "127.0.0.1", 0)
-    await site.start()
-    host, port = control.addresses[0][:2]
-    try:
+    return stop
+
+
+async def serve_until_signal(emulator: AnyEmulator) -> None:
+    stop = stop_on_signal()
+    async with control_server(lambda: stats_json(emulator)) as control:
         server = (serve_cbr(emulator, host="127.0.0.1", port=0) if isinstance(emulator, CbrEmulator)
                   else serve(emulator, host="127.0.0.1", port=0))
         async with server as endpoint:
-            print(json.dumps({"endpoint": endpoint, "control": f"http://{host}:{port}"}), flush=True)
+            print(json.dumps({"endpoint": endpoint, "control": control}), flush=True)
             await stop.wait()
-    finally:
-        await control.cleanup()
 
 
 BUILDERS: dict[str, Callable[[dict[str, Any]], AnyEmulator]] = dict(csbs=build_csbs_emulator,

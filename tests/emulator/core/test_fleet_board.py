@@ -84,6 +84,9 @@ async def test_one_users_deletions_run_five_at_once_over_its_projects_on_both_se
         assert (csbs.tasks_finished, cbr.tasks_finished) == (5, 2)  # each site counts its own tasks
         assert csbs.max_outstanding == cbr.max_outstanding == {"alice": 6, "bob": 1}  # the board's, shared
         assert (cbr.first_task_start, cbr.last_task_end) == (start, start + 20)  # the sixth ran from 10 to 20
+        # per user over every site: Alice's six ran 10 s each, Bob's one too (a pool's utilization needs these)
+        assert (cloud.board.ended_by_user, cloud.board.running_s_by_user) == ({"alice": 6, "bob": 1},
+                                                                                {"alice": 60.0, "bob": 10.0})
 
 
 async def test_two_regions_of_one_service_share_the_users_five_slots(sites: Sequence[FleetSite],

@@ -132,6 +132,10 @@ class TaskBoard:
         self.slots_per_user = slots_per_user
         #: per user, the most tasks ever waiting and running at once, over every store on the board
         self.max_outstanding: dict[str, int] = {}
+        #: per user, the tasks ended and their running seconds summed, over every store on the board (a
+        #: user's pool spans stores: its utilization needs them per user, not per store)
+        self.ended_by_user: Counter[str] = Counter()
+        self.running_s_by_user: dict[str, float] = {}
         self._owners: dict[DeletionTask, TaskOwner] = {}
         self._waiting: dict[str, deque[DeletionTask]] = {}
         self._running: dict[str, list[DeletionTask]] = {}
@@ -172,6 +176,8 @@ class TaskBoard:
             task.ended_at = end
             owner = self._owners.pop(task)
             owner.stats.note_task_end(task.started_at or end, end)
+            self.ended_by_user[user] += 1
+            self.running_s_by_user[user] = self.running_s_by_user.get(user, 0.0) + end - (task.started_at or end)
             owner.on_end(task)
             self._fill(user, end)
 
