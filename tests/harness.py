@@ -187,14 +187,15 @@ def new_id() -> str:
 
 
 def spawn(argv: list[str], env: Mapping[str, str], *, stdin: int | IO[Any] | None = subprocess.DEVNULL,
-          fast: bool = True) -> subprocess.Popen[str]:
-    """``python -m worker ARGV --log-format json`` with ``env`` as its only CSBS_/HUAWEICLOUD_ environment."""
+          fast: bool = True, stderr: int = subprocess.PIPE) -> subprocess.Popen[str]:
+    """``python -m worker ARGV --log-format json`` with ``env`` as its only CSBS_/HUAWEICLOUD_ environment;
+    ``stderr=subprocess.STDOUT`` sends the log lines down stdout's pipe (``2>&1``)."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("CSBS_", "HUAWEICLOUD_"))}
     if fast:
         full_env.update({"CSBS_" + key.upper(): value for key, value in FAST.items()})
     full_env.update(env)
     return subprocess.Popen([sys.executable, "-m", "worker", *argv, "--log-format", "json"], env=full_env,
-                            stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdin=stdin, stdout=subprocess.PIPE, stderr=stderr, text=True)
 
 
 def events_of(stderr: str) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from rich.text import Text
 from worker.engine.outcomes import Outcome
 from worker.engine.scheduler import LiveTask, RunProgress
 from worker.errors import PlanError, PolicyError, SettingsError
+from worker.output import write_nowhere
 from worker.redact import Redactor
 
 log = structlog.get_logger()
@@ -118,8 +119,11 @@ class Display:
     def write(self, line: str) -> None:
         """Write one log line; on a terminal above the panel (the line's own colours kept)."""
         if self.console is None:
-            self.stream.write(line + "\n")
-            self.stream.flush()
+            try:
+                self.stream.write(line + "\n")
+                self.stream.flush()
+            except BrokenPipeError:  # its reader left (`2>&1 | head`): the run goes on to its report, unheard
+                write_nowhere(self.stream)
             return
         self.console.print(Text.from_ansi(line))
 

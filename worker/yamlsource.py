@@ -45,6 +45,11 @@ _LOADER: Final = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _RESOLVER: Final = Resolver()  # the implicit tags of YAML 1.1, as SafeLoader resolves them
 _BREAK: Final = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # what YAML counts as a line break
 _BYTE_BREAK: Final = re.compile(b"\r\n|[\r\n]")
+# Blank and comment lines, and document end markers, before the first document. YAML 1.2 lets a stream open
+# with `...` (the end of an empty document); PyYAML, a YAML 1.1 parser, refuses it.
+_OPENING_ENDS: Final = re.compile(r"\A(?:[ \t]*(?:#[^\r\n]*)?(?:\r\n|[\r\n])"
+                                  r"|\.\.\.(?:[ \t]+#[^\r\n]*|[ \t]*)(?:\r\n|[\r\n]|\Z))+")
+_END_MARKER: Final = re.compile(r"^\.\.\.", re.MULTILINE)
 _TAG_WORDS: Final = {
     "tag:yaml.org,2002:int": "a number",
     "tag:yaml.org,2002:float": "a number",
@@ -93,13 +98,22 @@ def read_file(path: str, what: str) -> str:
 def compose(text: str, source: str) -> Node | None:
     """The root node of the single document in ``text``; None when there is none (empty, only comments)."""
     try:
-        return _Composer(source).compose(yaml.parse(text, Loader=_LOADER))
+        return _Composer(source).compose(yaml.parse(_opening_ends_blanked(text), Loader=_LOADER))
     except ReaderError as error:
         raise YamlSourceError(source, _reader_error_line(text, error), _reader_problem(error)) from None
     except yaml.MarkedYAMLError as error:
         raise _syntax_error(source, error) from None
     except yaml.YAMLError as error:
         raise YamlSourceError(source, None, f"not valid YAML: {_cut(str(error))}") from None
+
+
+def _opening_ends_blanked(text: str) -> str:
+    """``text`` with the document end markers that open it blanked (lines and columns kept), so that ``...``
+    alone reads as no document, as ``---`` alone does."""
+    head = _OPENING_ENDS.match(text)
+    if head is None or "..." not in head.group():
+        return text
+    return _END_MARKER.sub("   ", head.group()) + text[head.end():]
 
 
 def construct(node: Node, source: str) -> Any:

@@ -31,6 +31,7 @@ _JSON_DOCUMENT_RE: Final = re.compile(r"\{\s*\"(?:deletions|project_id|service)\
 _ENTRY_KEYS: Final = ("checkpoint_id", "backup_id")
 _ID_START_RE: Final = re.compile(r"(?:[uU][rR][nN]:[uU][uU][iI][dD]:)?\{?[0-9a-fA-F]{8}-")
 _YAML_FIRST_CHARS: Final = frozenset("-[{%!&*?|>'\"")
+_YAML_NOTHING: Final = frozenset({"~", "null", "Null", "NULL", "..."})  # a null document, or a document end
 
 
 def detect_format(first_meaningful_line: str) -> Format:
@@ -41,9 +42,10 @@ def detect_format(first_meaningful_line: str) -> Format:
     read as YAML. A line that opens
     with something like an id (8 hex digits and a dash, perhaps after ``{`` or ``urn:uuid:``) is plain
     text, so a slightly wrong id gets a "bad checkpoint id" message that says what is wrong with it. A line
-    with a ``:`` (``deletions:``, ``- checkpoint_id: ...``) or one opening with YAML syntax (``-``, ``---``,
-    ``[``, ``{``, ``%YAML``, ...) is YAML. Anything else is plain text. A trailing ``#`` comment is ignored
-    first, so ``word  # note: old`` is text.
+    with a ``:`` (``deletions:``, ``- checkpoint_id: ...``), one opening with YAML syntax (``-``, ``---``,
+    ``[``, ``{``, ``%YAML``, ...) or one that is YAML's nothing (``null``, ``~``, ``...``) is YAML, so that
+    every spelling of an empty plan reads as one (docs/plans.md). Anything else is plain text. A trailing
+    ``#`` comment is ignored first, so ``word  # note: old`` is text.
     """
     line = first_meaningful_line.strip()
     if _JSON_OBJECT_RE.match(line):
@@ -51,7 +53,7 @@ def detect_format(first_meaningful_line: str) -> Format:
     if _ID_START_RE.match(line):
         return "text"
     line = line.split("#", 1)[0]
-    if ":" in line or line[:1] in _YAML_FIRST_CHARS:
+    if ":" in line or line[:1] in _YAML_FIRST_CHARS or line.strip() in _YAML_NOTHING:
         return "yaml"
     return "text"
 

@@ -44,8 +44,8 @@ def read_yaml(builder: PlanBuilder, text: str) -> None:
         root = compose(text, builder.source)
     except YamlSourceError as error:
         raise PlanError(error.source, error.line, error.reason) from None
-    if root is None or _is_null(root):
-        return  # empty, only comments, or a bare `---`
+    if root is None or _is_null(root) or _is_empty_collection(root):
+        return  # empty, only comments, `---`, `...`, `null`, `~`, `[]` or `{}`: an empty plan
     entry = _cbr_entry if builder.schema.shape is Shape.BACKUPS else _entry
     for node in _entries(builder, root):
         entry(builder, node)
@@ -166,6 +166,10 @@ def describe_node(node: Node) -> str:
     if words == "a string" or len(value) > SHOWN_CHARS:
         return f"{words} {quote(value)}"
     return f"{words} {value}"
+
+
+def _is_empty_collection(node: Node) -> bool:
+    return isinstance(node, (MappingNode, SequenceNode)) and not node.value
 
 
 def _is_null(node: Node) -> bool:

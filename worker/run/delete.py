@@ -1,10 +1,10 @@
 """``csbs-worker delete``: plan in, deletions followed to their end, report, metrics and exit code out.
 
 Phases, each inside the run's one cancel scope (``Lifecycle``): check the request and the report path,
-read the plan off the event loop (so a stop interrupts even a read of a terminal), start the embedded
-emulator (``--emulator``), preflight, plan from ``--policy``, check the size, then either the dry run or
-adoption of deletions already in progress and the scheduler. ``finish`` always writes the summary, the
-report and the metrics.
+read the plan off the event loop (so a stop interrupts even a read of a terminal; an empty plan ends the run
+there, exit 0, with no cloud asked anything), start the embedded emulator (``--emulator``), preflight, plan
+from ``--policy``, check the size, then either the dry run or adoption of deletions already in progress and
+the scheduler. ``finish`` always writes the summary, the report and the metrics.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from worker.engine.outcomes import ExitCode
 from worker.engine.report import Results
 from worker.engine.scheduler import Scheduler
 from worker.errors import CsbsWorkerError, UsageError
+from worker.output import reader_may_leave
 from worker.plan import Plan, Task, read_plan, reads_stdin
 from worker.progress import report_progress
 from worker.retention.policy import Policy, load_policy
@@ -40,6 +41,9 @@ from worker.stopping import StopRequests
 log = structlog.get_logger()
 
 DEMO_PROJECT_ID = "0123456789abcdef0123456789abcdef"
+# A slow listing (whole records, one call each) reaches its reader as it comes, and a reader that has left
+# (`| head`) is found within this time instead of a buffer of 8 KiB later; a fast one costs a flush or two.
+DRY_RUN_FLUSH_S = 0.1
 STDIN_HINT = "csbs-worker: reading the plan from stdin; end with Ctrl-D (Ctrl-C stops)"
 
 
@@ -62,11 +66,18 @@ class DeleteRun(Lifecycle):
         self.started_at = self.clock.wall()
         self._check_request(settings)
         policy = load_policy(self.request.policy) if self.request.policy else None
-        async with self._cloud(settings) as (settings, plan):
+        self.settings_used = settings = self._target(settings)
+        plan = None
+        if policy is None:  # the plan is read and checked whole before the cloud is asked anything
+            plan = await self._read_plan(settings.project_id, settings.service)
+            self.results = Results(plan)
+            if not plan:  # nothing to delete needs no cloud: no emulator, no preflight (docs/plans.md)
+                self._log_start(0, settings)
+                log.warning("plan_empty", detail="the plan names no backup: nothing to delete; the cloud was "
+                                                 "not asked anything")
+                return
+        async with self._cloud(settings, plan) as settings:
             self.settings_used = settings
-            if policy is None:  # the plan is read and checked whole before the cloud is asked anything
-                plan = plan if plan is not None else await self._read_plan(settings.project_id, settings.service)
-                self.results = Results(plan)
             async with lookup.service(settings.service).open(settings, self.redactor) as session:
                 try:
                     await self._run_against(session, settings, plan, policy)
@@ -81,15 +92,17 @@ class DeleteRun(Lifecycle):
             tasks = (await session.plan_from_policy(policy, self.request.explain))[0]
             self.results = Results(tasks)
         self._check_size(len(tasks), settings)
-        log.info("run_started", tasks=len(tasks), dry_run=self.request.dry_run, service=settings.service,
-                 project_id=settings.project_id,
-                 endpoint=settings.endpoint, concurrency=settings.concurrency)
+        self._log_start(len(tasks), settings)
         if not tasks:
-            log.warning("plan_empty", detail="the plan names no backup: nothing to delete")
+            log.warning("plan_empty", detail="the policy deletes no backup: nothing to delete")
         elif self.request.dry_run:
             await self._dry_run(session, tasks, settings)
         else:
             await self._execute(session, settings, tasks)
+
+    def _log_start(self, tasks: int, settings: Settings) -> None:
+        log.info("run_started", tasks=tasks, dry_run=self.request.dry_run, service=settings.service,
+                 project_id=settings.project_id, endpoint=settings.endpoint, concurrency=settings.concurrency)
 
     def _check_request(self, settings: Settings) -> None:
         request = self.request
@@ -128,31 +141,41 @@ class DeleteRun(Lifecycle):
             log.warning("plan_duplicate", detail=warning)
         return plan
 
-    @contextlib.asynccontextmanager
-    async def _cloud(self, settings: Settings) -> AsyncIterator[tuple[Settings, Plan | None]]:
-        """The settings of the cloud to talk to, and the plan when it had to be read first (``--emulator``)."""
+    def _target(self, settings: Settings) -> Settings:
+        """The settings checked for the cloud to talk to; with ``--emulator``, its project (the endpoint and
+        the token come when it starts)."""
         if not self.request.emulator:
-            yield require_cloud(settings), None
-            return
+            return require_cloud(settings)
         if self.embedded is None:
             raise UsageError("--emulator is not available here")
-        project_id = settings.project_id or DEMO_PROJECT_ID
-        plan = await self._read_plan(project_id, settings.service) if not self.request.policy else Plan()
-        self.results = Results(plan)
-        async with self.embedded(plan, project_id, settings.service) as (endpoint, token):
+        return replace(settings, project_id=settings.project_id or DEMO_PROJECT_ID)
+
+    @contextlib.asynccontextmanager
+    async def _cloud(self, settings: Settings, plan: Plan | None) -> AsyncIterator[Settings]:
+        """The settings of the cloud to talk to: the configured one, or the embedded emulator seeded with
+        the plan's backups (``--emulator``)."""
+        if self.embedded is None or not self.request.emulator:
+            yield settings
+            return
+        assert settings.project_id is not None
+        async with self.embedded(plan or Plan(), settings.project_id, settings.service) as (endpoint, token):
             self.redactor.add(token)
-            log.info("emulator_started", endpoint=endpoint, project_id=project_id)
-            yield replace(settings, endpoint=endpoint, project_id=project_id,
-                          credentials=TokenCredentials(Secret(token))), plan
+            log.info("emulator_started", endpoint=endpoint, project_id=settings.project_id)
+            yield replace(settings, endpoint=endpoint, credentials=TokenCredentials(Secret(token)))
 
     async def _dry_run(self, session: CloudSession, tasks: Sequence[Task], settings: Settings) -> None:
         """Print the tasks as a plain-text plan (to stderr when the report takes stdout); whole records are
-        listed (read only, each within the preflight's budget) to show their backups."""
-        out = sys.stderr if settings.report == "-" else sys.stdout
+        listed (read only, each within the preflight's budget) to show their backups. A reader that closes
+        the pipe ends the listing within ``DRY_RUN_FLUSH_S``, quietly (``reader_may_leave``)."""
         budget_s = settings.preflight_budget_s
-        for task in tasks:
-            out.write(await session.dry_run_line(task, self.clock.now() + budget_s) + "\n")
-        out.flush()
+        with reader_may_leave(sys.stderr if settings.report == "-" else sys.stdout, "dry_run") as out:
+            flushed = self.clock.now()
+            for task in tasks:
+                now = self.clock.now()
+                if now - flushed >= DRY_RUN_FLUSH_S:
+                    out.flush()
+                    flushed = now
+                out.write(await session.dry_run_line(task, now + budget_s) + "\n")
 
     async def _execute(self, session: CloudSession, settings: Settings, tasks: Sequence[Task]) -> None:
         in_progress = await session.in_progress(tasks, self.clock.now() + settings.preflight_budget_s)

@@ -2,12 +2,15 @@
 
 Every run that read its settings gets here, whatever stopped it: a bad plan (exit 2) still pushes its
 metrics, so a broken config shows in the alerts; a report that cannot be written at the end is an error
-(exit 1) that is logged, and the metrics are pushed all the same.
+(exit 1) that is logged, and the metrics are pushed all the same; a reader of ``--report -`` that leaves
+early is none (``worker.output``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -18,6 +21,7 @@ from worker.engine.outcomes import ExitCode, Outcome, iso
 from worker.engine.report import Results, exit_code, write_report
 from worker.errors import CsbsWorkerError
 from worker.metrics import RunMetrics, push_run_metrics
+from worker.output import reader_may_leave
 from worker.services import lookup
 from worker.settings import Settings
 from worker.summary import RunView, problems_of, show_summary
@@ -48,8 +52,7 @@ async def finish_delete(*, settings: Settings, run_id: str, started_at: float, e
                   "service": settings.service, "project_id": settings.project_id, "dry_run": dry_run,
                   "exit_code": int(code), "calls": dict(calls)}
         try:
-            await asyncio.to_thread(write_report, settings.report, header, results, redact,
-                                    lookup.service(settings.service).id_keys)
+            await _write_report(settings.report, header, results, redact, lookup.service(settings.service).id_keys)
         except OSError as failure:
             log.error("report_failed", report=settings.report, error=failure.strerror or str(failure))
             code = max(code, ExitCode.INCOMPLETE) if code is not ExitCode.USAGE else code
@@ -59,6 +62,15 @@ async def finish_delete(*, settings: Settings, run_id: str, started_at: float, e
     show_summary(display, RunView(counts, ended_at - started_at, calls_per_task, int(code), problems, problem_count,
                                   dry_run))
     return code
+
+
+async def _write_report(report: str, header: Mapping[str, object], results: Results, redact: Callable[[str], str],
+                        id_keys: tuple[str, str]) -> None:
+    """The report to its file, or to stdout (``-``), whose reader may leave early without failing the run."""
+    guard: contextlib.AbstractContextManager[object] = (
+        reader_may_leave(sys.stdout, "report") if report == "-" else contextlib.nullcontext())
+    with guard:
+        await asyncio.to_thread(write_report, report, header, results, redact, id_keys)
 
 
 def _exit_code(counts: Mapping[str, int], end: RunEnd, stopped: bool, error: CsbsWorkerError | None) -> ExitCode:

@@ -8,6 +8,7 @@ import structlog
 
 from worker.engine.outcomes import ExitCode
 from worker.errors import CsbsWorkerError
+from worker.output import reader_may_leave
 from worker.retention.policy import load_policy
 from worker.run.lifecycle import Lifecycle
 from worker.run.request import PlanRequest
@@ -43,6 +44,6 @@ class PlanRun(Lifecycle):
             return error.exit_code
         if self.stopped or self.document is None:
             return ExitCode.STOPPED
-        sys.stdout.write(self.document)
-        sys.stdout.flush()
+        with reader_may_leave(sys.stdout, "plan") as out:  # `plan | head` is the reader's choice: still exit 0
+            out.write(self.document)
         return ExitCode.OK
