@@ -238,3 +238,17 @@ def test_a_stop_during_the_preflights_ends_every_target_with_exit_4(tmp_path: Pa
     assert run.code == 4 and deletes == 0
     assert run.report is not None and run.report["counts"]["not_attempted"] == 8
     assert len(run.report["targets"]) == 4
+
+
+def test_a_target_with_an_empty_plan_needs_no_cloud(tmp_path: Path, fleet: Fleet) -> None:
+    """acct-b's plan is empty and its endpoint a closed port: the target ends 0 without a call (an empty plan
+    is one thing however it comes, docs/plans.md), the others delete everything; the fleet exits 0."""
+    with fleet_on_loopback(SITES, USERS) as served:
+        users = two_users(served, (2, 2, 2, 0))
+        path = write_fleet(tmp_path, served, users)
+        text = path.read_text(encoding="utf-8").replace(served.cloud.url("csbs", CSBS_NL), closed_port())
+        path.write_text(text, encoding="utf-8")
+        run = fleet(path, sign_ins(served, USERS))
+    assert run.code == 0
+    assert by_name(run)["b-csbs"]["exit_code"] == 0 and by_name(run)["b-csbs"]["calls"] == {}
+    assert [e["target"] for e in run.named("plan_empty")] == ["b-csbs"]

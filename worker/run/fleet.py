@@ -68,6 +68,11 @@ class TargetRun:
             log.error(event, reason=str(error), **self.log_fields)
 
     @property
+    def needs_cloud(self) -> bool:
+        """False for an empty plan: nothing to delete, nothing to ask (docs/plans.md, "Empty plans")."""
+        return self.target.plan is None or len(self.target.plan) > 0
+
+    @property
     def log_fields(self) -> dict[str, str]:
         return {"user": self.target.user, "target": self.target.name}
 
@@ -167,6 +172,9 @@ class FleetRun(Lifecycle):
     async def _prepare_one(self, run: TargetRun) -> None:
         assert run.session is not None
         with structlog.contextvars.bound_contextvars(**run.log_fields):
+            if not run.needs_cloud:
+                log.warning("plan_empty", detail="the plan names no backup: nothing to delete")
+                return
             try:
                 await run.session.preflight(run.settings.preflight_budget_s)
                 if run.target.policy is not None:
@@ -229,7 +237,7 @@ class FleetRun(Lifecycle):
             await pool.run_lanes()
 
     def _going(self) -> list[TargetRun]:
-        return [run for run in self.runs if run.ended is None]
+        return [run for run in self.runs if run.ended is None and run.needs_cloud]
 
     def _runs_of(self, user: FleetUser) -> list[TargetRun]:
         return [run for run in self.runs if run.target.user == user.name]
