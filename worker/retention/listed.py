@@ -9,7 +9,7 @@ I/O.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -33,7 +33,8 @@ class ListedBackup:
         resource_id: the backed-up server or disk; None when the service gave none.
         resource_name: its name (CSBS: ``extend_info.resource_name``, else ``resource_name``); None if none.
         vault_id: the CBR vault holding it; None for CSBS.
-        tags: the CSBS tags it carries (CBR backups carry none).
+        tags: the tags it carries that the reader was asked about (a policy's ``keep.tags``: the only ones
+            the rules read); CBR backups carry none.
         size_mb: the size the service reports for the backup (CSBS ``extend_info.size``, in MB); None when it
             reports none (CBR reports only the backed-up resource's size).
     """
@@ -60,11 +61,13 @@ def parse_created_at(text: object) -> datetime:
 
 
 class BackupReader:
-    """Reads listed backups into ``ListedBackup`` records. The strings many backups repeat (server ids and
-    names, vault ids, statuses) and their tag sets are shared, so a big listing holds each once."""
+    """Reads listed backups into ``ListedBackup`` records, with the ``tags`` asked about (a policy's keep
+    tags). The strings many backups repeat (server ids and names, vault ids, statuses) and their tag sets
+    are shared, so a big listing holds each once."""
 
-    def __init__(self) -> None:
-        self._tag_sets: dict[tuple[Tag, ...], frozenset[Tag]] = {}
+    def __init__(self, tags: Iterable[Tag] = ()) -> None:
+        self._wanted = frozenset(tags)
+        self._tag_sets: dict[frozenset[Tag], frozenset[Tag]] = {}
 
     def read(self, item: Mapping[str, Any]) -> ListedBackup:
         """The record of one listed backup; ValueError when it has no string ``id`` and ``checkpoint_id`` or
@@ -90,14 +93,15 @@ class BackupReader:
         )
 
     def _tags(self, tags: object) -> frozenset[Tag]:
-        """The well-formed ``{key, value}`` string pairs of a ``tags`` list, as one shared set."""
-        if not isinstance(tags, list) or not tags:
+        """The wanted tags among the well-formed ``{key, value}`` string pairs of a ``tags`` list, as one
+        shared set."""
+        if not self._wanted or not isinstance(tags, list) or not tags:
             return NO_TAGS
-        pairs = tuple(
+        carried = self._wanted & {
             Tag(entry["key"], entry["value"]) for entry in tags
             if isinstance(entry, Mapping) and isinstance(entry.get("key"), str) and isinstance(entry.get("value"), str)
-        )
-        return self._tag_sets.setdefault(pairs, frozenset(pairs))
+        }
+        return self._tag_sets.setdefault(carried, carried) if carried else NO_TAGS
 
 
 def _shared_text(value: object) -> str | None:

@@ -12,6 +12,7 @@ output it is tested to match.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
@@ -44,7 +45,7 @@ def plain_plan(document: Mapping[str, Any]) -> str | None:
                 return None
             lines.append("deletions: []" if not value else "deletions:")
             lines.extend(entries)
-        elif _plain(key) and _plain(value):
+        elif _plain_key(key) and _plain(value):
             lines.append(f"{key}: {value}")
         else:
             return None
@@ -64,7 +65,7 @@ def _entries(entries: Sequence[Any]) -> list[str] | None:
         pairs = []
         for key, value in entry.items():
             shown = _flow_list(value) if isinstance(value, list) else (value if _plain(value) else None)
-            if shown is None or not _plain(key):
+            if shown is None or not _plain_key(key):
                 return None
             pairs.append((key, shown))
         if any(isinstance(value, list) for value in entry.values()):
@@ -78,6 +79,12 @@ def _flow_list(values: list[Any]) -> str | None:
     if not all(_plain(value) for value in values):
         return None
     return "[" + ", ".join(values) + "]"
+
+
+@functools.lru_cache(maxsize=64)
+def _plain_key(key: object) -> bool:
+    """``_plain`` for a mapping's key: the same few keys come in every entry."""
+    return _plain(key)
 
 
 def _plain(value: object) -> bool:

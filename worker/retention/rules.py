@@ -94,7 +94,7 @@ def decide(items: Iterable[Mapping[str, Any]], policy: Policy) -> list[Decision]
     item without a string ``id``/``checkpoint_id`` or with an unreadable ``created_at`` raises
     ValueError: planning around a backup it cannot place could delete the wrong ones.
     """
-    reader = BackupReader()
+    reader = BackupReader(policy.keep.tags)
     backups: list[ListedBackup] = []
     seen: set[Any] = set()
     for item in items:
@@ -254,9 +254,11 @@ def oldest_first(decisions: Iterable[Decision]) -> list[Decision]:
     return doomed
 
 
-def render_plan_yaml(decisions: Sequence[Decision], project_id: str | None) -> str:
-    """The plan as YAML for ``csbs-worker delete``, headed by a comment with the counts."""
-    document = plan_document(decisions, project_id)
+def render_plan_yaml(decisions: Sequence[Decision], project_id: str | None,
+                     document: Mapping[str, Any] | None = None) -> str:
+    """The plan (``plan_document``, made unless given) as YAML for ``csbs-worker delete``, headed by a comment
+    with the counts."""
+    document = plan_document(decisions, project_id) if document is None else document
     deleted = deletion_count(decisions)
     header = (
         f"# retention plan: delete {deleted} of {len(decisions)} governed backups "

@@ -11,8 +11,10 @@ share ``max_deletions_percent`` is measured against. So a page that keeps failin
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import json
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import structlog
@@ -56,6 +58,21 @@ async def whole_listing(walk: Callable[[Rows], Awaitable[Answer]], into: Rows, w
                        "changing; nothing planned")
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while a planner lists and decides. Reading 100,000 backups allocates
+    millions of objects, and the collector would walk every record kept so far again and again (a fifth of
+    the planner's CPU); the planner makes no reference cycles, and the few the event loop makes meanwhile
+    are collected once it is back on."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 class GovernedBackups:
     """The governed backups of a listing, read page by page into ``ListedBackup`` records (a ``Rows`` for the
     paging): all a planner keeps of the backups it lists. A service's planner may ``admit`` fewer rows, or
@@ -64,7 +81,7 @@ class GovernedBackups:
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
         self.backups: list[ListedBackup] = []
-        self._reader = BackupReader()
+        self._reader = BackupReader(policy.keep.tags)
 
     def extend(self, rows: Iterable[Row]) -> None:
         for row in rows:

@@ -32,7 +32,7 @@ from worker.retention.plan_yaml import dump_plan
 from worker.retention.policy import Policy
 from worker.retention.rules import Decision, decide_listed, oldest_first
 from worker.services.cbr.client import CbrClient
-from worker.services.planning import GovernedBackups, applied, whole_listing
+from worker.services.planning import GovernedBackups, applied, collector_paused, whole_listing
 from worker.settings import Settings
 
 SERVICE = "cbr"
@@ -45,13 +45,14 @@ async def plan_cbr(client: CbrClient, settings: Settings, policy: Policy,
     assert settings.project_id is not None
     deadline = asyncio.get_running_loop().time() + settings.task_timeout_s
     vaults: list[Row] = []
-    await whole_listing(lambda into: client.walk_vaults(into, deadline=deadline), vaults, "vaults")
-    own = OwnBackups(policy, vaults, settings.project_id, datetime.now(UTC))
-    await whole_listing(lambda into: client.walk_backups(into, deadline=deadline), own, "backups")
-    decisions = await applied(policy, explain, decide_cbr(own, policy))
-    document = cbr_plan_document(decisions, settings.project_id)
-    tasks = [Task(entry["vault_id"], entry["backup_id"], policy.source, None) for entry in document["deletions"]]
-    return tasks, render_cbr_plan_yaml(decisions, document)
+    with collector_paused():
+        await whole_listing(lambda into: client.walk_vaults(into, deadline=deadline), vaults, "vaults")
+        own = OwnBackups(policy, vaults, settings.project_id, datetime.now(UTC))
+        await whole_listing(lambda into: client.walk_backups(into, deadline=deadline), own, "backups")
+        decisions = await applied(policy, explain, decide_cbr(own, policy))
+        document = cbr_plan_document(decisions, settings.project_id)
+        tasks = [Task(entry["vault_id"], entry["backup_id"], policy.source, None) for entry in document["deletions"]]
+        return tasks, render_cbr_plan_yaml(decisions, document)
 
 
 class OwnBackups(GovernedBackups):
