@@ -107,8 +107,10 @@ def test_the_yaml_plan_is_what_csbs_worker_delete_reads():
 def test_the_explanation_file_is_written_one_decision_at_a_time_as_json_dump_writes_it(tmp_path, last):
     """`--explain` streams its records, and its text is what json.dump(records, indent=2) writes (none too)."""
     decisions = decide(ITEMS, policy(last=last, min_keep=1, tags=[("k", "v")]))
-    odd = [*decisions, dataclasses.replace(decisions[0], backup=dataclasses.replace(
-        decisions[0].backup, id="odd \"id\"\n", name={"nested": ["name", 1, None]}))]
+    first = decisions[0]
+    names = ({"nested": ["name", 1, None]}, None, 5.5, "näme", [])
+    odd = [*decisions, *(dataclasses.replace(first, backup=dataclasses.replace(first.backup, id="o\"d\nd", name=name))
+                         for name in names)]
     for written in (odd, []):
         path = tmp_path / "explain.json"
         write_explain(str(path), written)
