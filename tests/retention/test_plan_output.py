@@ -108,7 +108,7 @@ def test_the_explanation_file_is_written_one_decision_at_a_time_as_json_dump_wri
     """`--explain` streams its records, and its text is what json.dump(records, indent=2) writes (none too)."""
     decisions = decide(ITEMS, policy(last=last, min_keep=1, tags=[("k", "v")]))
     first = decisions[0]
-    names = ({"nested": ["name", 1, None]}, None, 5.5, "näme", [])
+    names: tuple[object, ...] = ({"nested": ["name", 1, None]}, None, 5.5, "näme", [])
     odd = [*decisions, *(dataclasses.replace(first, backup=dataclasses.replace(first.backup, id="o\"d\nd", name=name))
                          for name in names)]
     for written in (odd, []):
