@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import uuid
@@ -13,6 +14,7 @@ from tests.retention.builders import backup, policy
 from worker.errors import PolicyError
 from worker.plan import read_plan
 from worker.retention.rules import check_max_deletions, decide, explain_records, plan_document, render_plan_yaml
+from worker.services.planning import write_explain
 
 # Two servers backed up together: each record holds one backup per server.
 ITEMS = [
@@ -99,3 +101,17 @@ def test_the_yaml_plan_is_what_csbs_worker_delete_reads():
     ]
     nothing_due = render_plan_yaml(decide(items, policy(last=9)), None)
     assert list(read_plan(["-"], stdin=io.StringIO(nothing_due))) == []
+
+
+@pytest.mark.parametrize("last", [1, 9])
+def test_the_explanation_file_is_written_one_decision_at_a_time_as_json_dump_writes_it(tmp_path, last):
+    """`--explain` streams its records, and its text is what json.dump(records, indent=2) writes (none too)."""
+    decisions = decide(ITEMS, policy(last=last, min_keep=1, tags=[("k", "v")]))
+    first = decisions[0]
+    names: tuple[object, ...] = ({"nested": ["name", 1, None]}, None, 5.5, "näme", [])
+    odd = [*decisions, *(dataclasses.replace(first, backup=dataclasses.replace(first.backup, id="o\"d\nd", name=name))
+                         for name in names)]
+    for written in (odd, []):
+        path = tmp_path / "explain.json"
+        write_explain(str(path), written)
+        assert path.read_text(encoding="utf-8") == json.dumps(explain_records(written), indent=2)

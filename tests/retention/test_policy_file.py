@@ -34,6 +34,7 @@ def test_the_example_policy_reads_as_documented():
         ),
         min_keep=1,
         max_deletions=500,
+        max_deletions_percent=90,
         source=str(EXAMPLE),
     )
 

@@ -112,14 +112,19 @@ def _carries_policy_tag(item: dict[str, Any], policy: Policy) -> bool:
     return any({"key": tag.key, "value": tag.value} in item["tags"] for tag in policy.keep.tags)
 
 
+def _listed(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {item["id"]: item for item in items}
+
+
 @property_settings
 @given(histories, policies())
 def test_a_tagged_backup_is_never_deleted_and_an_untagged_error_backup_never_kept(items, policy):
     """A backup carrying a policy tag is kept; an error backup is kept only for a tag."""
+    by_id = _listed(items)
     for decision in decide(items, policy):
-        if _carries_policy_tag(dict(decision.item), policy):
+        if _carries_policy_tag(by_id[decision.id], policy):
             assert decision.keep
-        elif decision.item["status"] == "error":
+        elif by_id[decision.id]["status"] == "error":
             assert not decision.keep
 
 
@@ -130,7 +135,7 @@ def test_no_group_drops_below_min_keep_available_backups(items, policy):
     available: Counter[str] = Counter()
     kept: Counter[str] = Counter()
     for decision in decide(items, policy):
-        if decision.item["status"] == "available":
+        if decision.backup.status == "available":
             available[decision.group] += 1
             kept[decision.group] += decision.keep
     for group, total in available.items():

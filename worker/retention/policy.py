@@ -40,7 +40,7 @@ _DURATION = re.compile(r"([0-9]+)([hdwmy])")
 _EARLIEST: Final = datetime.min.replace(tzinfo=UTC)
 UTC_ZONE: Final = ZoneInfo("UTC")
 
-_TOP_KEYS: Final = ("timezone", "group_by", "select", "keep", "min_keep", "max_deletions")
+_TOP_KEYS: Final = ("timezone", "group_by", "select", "keep", "min_keep", "max_deletions", "max_deletions_percent")
 _SELECT_KEYS: Final = ("resource_ids", "name_prefix", "vault_ids", "vault_names")
 _UUID: Final = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _KEEP_KEYS: Final = ("last", *PERIODS, "within", "tags")
@@ -163,6 +163,9 @@ class Policy:
     select: Selection = Selection()
     min_keep: int = 1  #: the newest this many available backups of each group are always kept
     max_deletions: int | None = None  #: refuse a plan deleting more than this; None: no limit
+    #: refuse a plan deleting more than this share (in percent, above 0 and at most 100) of the governed
+    #: backups, counted over all histories together; None: no limit
+    max_deletions_percent: float | None = None
     source: str = "<policy>"  #: the file, named in later error messages
 
 
@@ -189,6 +192,7 @@ def parse_policy(text: str, source: str) -> Policy:
         select=_optional(fields, "select", lambda node: _selection(node, source), Selection()),
         min_keep=_optional(fields, "min_keep", lambda node: _count(node, source, "min_keep"), 1),
         max_deletions=_optional(fields, "max_deletions", lambda node: _limit(node, source), None),
+        max_deletions_percent=_optional(fields, "max_deletions_percent", lambda node: _percent(node, source), None),
         source=source,
     )
 
@@ -254,6 +258,14 @@ def _limit(node: Node, source: str) -> int:
     if type(value) is not int or value < 1:
         raise _error(source, node, f"max_deletions must be a whole number >= 1, not {_shown(node)}")
     return value
+
+
+def _percent(node: Node, source: str) -> float:
+    value = _scalar(node, source)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 100:
+        hint = "a share of the governed backups in percent, above 0 and at most 100, such as 20 or 12.5"
+        raise _error(source, node, f"max_deletions_percent must be {hint}; not {_shown(node)}")
+    return float(value)
 
 
 def _string(node: Node, source: str, name: str) -> str:

@@ -1,6 +1,7 @@
 """The retention planner: keep rules applied to CSBS backups give a deletion plan and its explanation.
 
-Pure: it reads checkpoint_item dicts as the API lists them and returns data; no HTTP, no event loop.
+Pure: it reads backups as the API lists them (``decide``: checkpoint_item dicts; ``decide_listed``: the
+compact ``ListedBackup`` records a planner streams a listing into) and returns data; no HTTP, no event loop.
 
 How a policy decides, per group (one history per server by default):
 
@@ -15,7 +16,8 @@ How a policy decides, per group (one history per server by default):
 * Every other governed backup is deleted. Its reason is ``no rule`` (or ``error``).
 
 The plan names backups one by one (``checkpoint_items``), never whole records, so a record shared by
-several servers loses only the backups the policy chose.
+several servers loses only the backups the policy chose. ``max_deletions`` and ``max_deletions_percent`` (of
+the governed backups, in total) refuse a plan that deletes more.
 """
 
 from __future__ import annotations
@@ -23,20 +25,23 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-import yaml
-
 from worker.errors import PolicyError
+from worker.retention.listed import BackupReader, ListedBackup, parse_created_at
+from worker.retention.plan_yaml import dump_plan
 from worker.retention.policy import Duration, Policy, Tag, load_policy, parse_policy
 
 __all__ = [
     "Decision",
+    "ListedBackup",
     "Policy",
     "check_max_deletions",
     "decide",
+    "decide_listed",
+    "explain_record",
     "explain_records",
     "load_policy",
     "parse_created_at",
@@ -49,6 +54,8 @@ AVAILABLE: Final = "available"
 ERROR: Final = "error"
 GOVERNED_STATUSES: Final = frozenset({AVAILABLE, ERROR})
 ALL_GROUP: Final = "all"  # the one group of ``group_by: none``
+_NO_RULE: Final = ("no rule",)  # the reasons of a deletion, one tuple for all of them
+_ERROR: Final = (ERROR,)
 
 # Period labels are built from the local wall time; they are also what the reasons show.
 _PERIOD_LABELS: Final[Mapping[str, Callable[[datetime], str]]] = {
@@ -60,11 +67,11 @@ _PERIOD_LABELS: Final[Mapping[str, Callable[[datetime], str]]] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     """What the policy decided for one governed backup, and every reason for it."""
 
-    item: Mapping[str, Any]
+    backup: ListedBackup
     group: str
     keep: bool
     reasons: tuple[str, ...]
@@ -72,48 +79,38 @@ class Decision:
     @property
     def id(self) -> str:
         """The backup's (checkpoint_item's) id."""
-        return str(self.item["id"])
+        return self.backup.id
 
     @property
     def checkpoint_id(self) -> str:
         """The id of the backup record holding the backup."""
-        return str(self.item["checkpoint_id"])
-
-
-@dataclass(frozen=True)
-class _Backup:
-    """A governed checkpoint_item with the fields the rules read, checked once."""
-
-    item: Mapping[str, Any]
-    id: str
-    group: str
-    created: datetime  # aware, UTC
-    status: str
-
-
-def parse_created_at(text: object) -> datetime:
-    """An aware UTC datetime from the API's ``created_at``: no zone means UTC; Z or an offset is honoured."""
-    if not isinstance(text, str):
-        raise ValueError(f"created_at must be an ISO 8601 string, not {text!r}")
-    moment = datetime.fromisoformat(text)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        return self.backup.checkpoint_id
 
 
 def decide(items: Iterable[Mapping[str, Any]], policy: Policy) -> list[Decision]:
-    """Decide keep or delete for every governed backup, ordered by group, then newest first.
+    """Decide keep or delete for every governed backup of a listing, ordered by group, then newest first.
 
     An id listed twice (pages that overlapped) is decided once, from its first listing. A governed
     item without a string ``id``/``checkpoint_id`` or with an unreadable ``created_at`` raises
     ValueError: planning around a backup it cannot place could delete the wrong ones.
     """
-    groups: dict[str, list[_Backup]] = defaultdict(list)
-    seen: set[str] = set()
+    reader = BackupReader(policy.keep.tags)
+    backups: list[ListedBackup] = []
+    seen: set[Any] = set()
     for item in items:
         if is_governed(item, policy) and item.get("id") not in seen:
-            backup = _backup(item, policy)
-            seen.add(backup.id)
-            groups[backup.group].append(backup)
-    return [decision for name in sorted(groups) for decision in _decide_group(_newest_first(groups[name]), policy)]
+            backups.append(reader.read(item))
+            seen.add(item.get("id"))
+    return decide_listed(backups, policy)
+
+
+def decide_listed(backups: Iterable[ListedBackup], policy: Policy) -> list[Decision]:
+    """``decide`` for backups already read and known to be governed, their ids distinct."""
+    groups: dict[str, list[ListedBackup]] = defaultdict(list)
+    for backup in backups:
+        groups[group_of(backup, policy)].append(backup)
+    return [decision for name in sorted(groups)
+            for decision in _decide_group(name, _newest_first(groups[name]), policy)]
 
 
 def is_governed(item: Mapping[str, Any], policy: Policy) -> bool:
@@ -121,7 +118,7 @@ def is_governed(item: Mapping[str, Any], policy: Policy) -> bool:
     return item.get("status") in GOVERNED_STATUSES and policy.select.matches(item)
 
 
-def group_of(item: Mapping[str, Any], policy: Policy) -> str:
+def group_of(backup: ListedBackup, policy: Policy) -> str:
     """The history a backup belongs to.
 
     Missing keys never merge unrelated histories: with ``group_by: resource_name`` a backup without
@@ -130,50 +127,35 @@ def group_of(item: Mapping[str, Any], policy: Policy) -> str:
     """
     if policy.group_by == "none":
         return ALL_GROUP
-    resource_id = item.get("resource_id")
-    server = str(resource_id) if resource_id else f"(no resource_id) {item.get('id')}"
+    server = backup.resource_id or f"(no resource_id) {backup.id}"
     if policy.group_by == "resource_id":
         return server
-    extend_info = item.get("extend_info")
-    name = extend_info.get("resource_name") if isinstance(extend_info, Mapping) else None
-    name = name or item.get("resource_name")
-    return str(name) if name else f"(no name) {server}"
+    return backup.resource_name or f"(no name) {server}"
 
 
-def _backup(item: Mapping[str, Any], policy: Policy) -> _Backup:
-    backup_id, checkpoint_id = item.get("id"), item.get("checkpoint_id")
-    if not isinstance(backup_id, str) or not isinstance(checkpoint_id, str):
-        raise ValueError(f"backup {backup_id!r}: id and checkpoint_id must be strings")
-    try:
-        created = parse_created_at(item.get("created_at"))
-    except ValueError as exc:
-        raise ValueError(f"backup {backup_id}: {exc}") from None
-    return _Backup(item, backup_id, group_of(item, policy), created, str(item["status"]))
+def _newest_first(backups: list[ListedBackup]) -> list[ListedBackup]:
+    backups.sort(key=lambda backup: backup.id)
+    backups.sort(key=lambda backup: backup.created, reverse=True)  # stable: ties stay in id order
+    return backups
 
 
-def _newest_first(backups: Iterable[_Backup]) -> list[_Backup]:
-    by_id = sorted(backups, key=lambda backup: backup.id)
-    return sorted(by_id, key=lambda backup: backup.created, reverse=True)  # stable: ties stay in id order
-
-
-def _decide_group(members: Sequence[_Backup], policy: Policy) -> list[Decision]:
+def _decide_group(group: str, members: Sequence[ListedBackup], policy: Policy) -> list[Decision]:
     available = [backup for backup in members if backup.status == AVAILABLE]
-    reasons: dict[str, list[str]] = {backup.id: [] for backup in members}
+    reasons: dict[str, list[str]] = {}
     for backup, reason in _keep_reasons(members, available, policy):
-        reasons[backup.id].append(reason)
-    return [_decision(backup, reasons[backup.id]) for backup in members]
+        reasons.setdefault(backup.id, []).append(reason)
+    return [_decision(backup, group, reasons.get(backup.id)) for backup in members]
 
 
-def _decision(backup: _Backup, reasons: list[str]) -> Decision:
+def _decision(backup: ListedBackup, group: str, reasons: list[str] | None) -> Decision:
     if reasons:
-        return Decision(backup.item, backup.group, True, tuple(reasons))
-    why = ERROR if backup.status == ERROR else "no rule"
-    return Decision(backup.item, backup.group, False, (why,))
+        return Decision(backup, group, True, tuple(reasons))
+    return Decision(backup, group, False, _ERROR if backup.status == ERROR else _NO_RULE)
 
 
 def _keep_reasons(
-    members: Sequence[_Backup], available: Sequence[_Backup], policy: Policy
-) -> Iterator[tuple[_Backup, str]]:
+    members: Sequence[ListedBackup], available: Sequence[ListedBackup], policy: Policy
+) -> Iterator[tuple[ListedBackup, str]]:
     """Every (backup, reason) pair the rules give, in the order reasons are listed."""
     rules = policy.keep
     yield from ((backup, f"last {rank}") for rank, backup in enumerate(available[: rules.last], start=1))
@@ -186,8 +168,8 @@ def _keep_reasons(
 
 
 def _period_reasons(
-    available: Sequence[_Backup], period: str, count: int, zone: ZoneInfo
-) -> Iterator[tuple[_Backup, str]]:
+    available: Sequence[ListedBackup], period: str, count: int, zone: ZoneInfo
+) -> Iterator[tuple[ListedBackup, str]]:
     """The newest backup of each of the ``count`` most recent periods (local time) that hold one."""
     label_of = _PERIOD_LABELS[period]
     # A set, not "label differs from the previous one": local labels need not be monotonic in time
@@ -202,7 +184,8 @@ def _period_reasons(
             yield backup, f"{period} {label}"
 
 
-def _within_reasons(available: Sequence[_Backup], span: Duration, zone: ZoneInfo) -> Iterator[tuple[_Backup, str]]:
+def _within_reasons(available: Sequence[ListedBackup], span: Duration,
+                    zone: ZoneInfo) -> Iterator[tuple[ListedBackup, str]]:
     """Every backup created at or after (the group's newest available backup - span)."""
     if not available:
         return
@@ -210,21 +193,10 @@ def _within_reasons(available: Sequence[_Backup], span: Duration, zone: ZoneInfo
     yield from ((backup, "within") for backup in available if backup.created >= start)
 
 
-def _tag_reasons(members: Sequence[_Backup], tags: Sequence[Tag]) -> Iterator[tuple[_Backup, str]]:
+def _tag_reasons(members: Sequence[ListedBackup], tags: Sequence[Tag]) -> Iterator[tuple[ListedBackup, str]]:
     for backup in members:
-        carried = _tags_of(backup.item)
-        yield from ((backup, f"tag {tag}") for tag in tags if tag in carried)
-
-
-def _tags_of(item: Mapping[str, Any]) -> set[Tag]:
-    tags = item.get("tags")
-    if not isinstance(tags, list):
-        return set()
-    return {
-        Tag(entry["key"], entry["value"])
-        for entry in tags
-        if isinstance(entry, Mapping) and isinstance(entry.get("key"), str) and isinstance(entry.get("value"), str)
-    }
+        if backup.tags:
+            yield from ((backup, f"tag {tag}") for tag in tags if tag in backup.tags)
 
 
 def deletion_count(decisions: Iterable[Decision]) -> int:
@@ -233,7 +205,8 @@ def deletion_count(decisions: Iterable[Decision]) -> int:
 
 
 def check_max_deletions(decisions: Sequence[Decision], policy: Policy) -> int:
-    """The number of deletions; PolicyError when it exceeds the policy's ``max_deletions``.
+    """The number of deletions; PolicyError when it exceeds the policy's ``max_deletions``, or its
+    ``max_deletions_percent`` of the governed backups.
 
     Call it after writing ``--explain``, so the operator can see what the refused plan held.
     """
@@ -243,7 +216,19 @@ def check_max_deletions(decisions: Sequence[Decision], policy: Policy) -> int:
             f"{policy.source}: the plan would delete {count} backups, more than max_deletions "
             f"({policy.max_deletions}); nothing planned. Check the policy, or raise max_deletions."
         )
+    limit = policy.max_deletions_percent
+    if limit is not None and count * 100 > limit * len(decisions):  # in whole numbers: no rounding decides
+        raise PolicyError(
+            f"{policy.source}: the plan would delete {count} of {len(decisions)} governed backups "
+            f"({percent(count, len(decisions))} %), more than max_deletions_percent ({limit:g} %); nothing "
+            "planned. Check the policy and the listing, or raise max_deletions_percent."
+        )
     return count
+
+
+def percent(part: int, whole: int) -> str:
+    """``part`` of ``whole`` in percent, to two decimals without trailing zeros (0 of 0 is 0)."""
+    return f"{part * 100 / whole:.2f}".rstrip("0").rstrip(".") if whole else "0"
 
 
 def plan_document(decisions: Sequence[Decision], project_id: str | None) -> dict[str, Any]:
@@ -252,10 +237,8 @@ def plan_document(decisions: Sequence[Decision], project_id: str | None) -> dict
     Records come in the order of their oldest doomed backup, backups in a record oldest first (ties by
     id), so an interrupted run has removed the oldest first. ``project_id`` None leaves the key out.
     """
-    doomed = sorted((d for d in decisions if not d.keep), key=lambda d: d.id)
-    doomed.sort(key=lambda d: parse_created_at(d.item.get("created_at")))
     by_record: dict[str, list[str]] = {}
-    for decision in doomed:
+    for decision in oldest_first(decisions):
         by_record.setdefault(decision.checkpoint_id, []).append(decision.id)
     document: dict[str, Any] = {} if project_id is None else {"project_id": project_id}
     document["deletions"] = [
@@ -264,29 +247,41 @@ def plan_document(decisions: Sequence[Decision], project_id: str | None) -> dict
     return document
 
 
-def render_plan_yaml(decisions: Sequence[Decision], project_id: str | None) -> str:
-    """The plan as YAML for ``csbs-worker delete``, headed by a comment with the counts."""
-    document = plan_document(decisions, project_id)
+def oldest_first(decisions: Iterable[Decision]) -> list[Decision]:
+    """The deletions among ``decisions``, oldest first (ties by id): the order plans name them in."""
+    doomed = sorted((d for d in decisions if not d.keep), key=lambda d: d.id)
+    doomed.sort(key=lambda d: d.backup.created)
+    return doomed
+
+
+def render_plan_yaml(decisions: Sequence[Decision], project_id: str | None,
+                     document: Mapping[str, Any] | None = None) -> str:
+    """The plan (``plan_document``, made unless given) as YAML for ``csbs-worker delete``, headed by a comment
+    with the counts."""
+    document = plan_document(decisions, project_id) if document is None else document
     deleted = deletion_count(decisions)
     header = (
         f"# retention plan: delete {deleted} of {len(decisions)} governed backups "
         f"in {len(document['deletions'])} records; keep {len(decisions) - deleted}\n"
     )
-    return header + yaml.safe_dump(document, sort_keys=False, default_flow_style=None, width=1000)
+    return header + dump_plan(document)
+
+
+def explain_record(decision: Decision) -> dict[str, Any]:
+    """One governed backup's JSON-ready explanation: what was decided and every reason why."""
+    backup = decision.backup
+    return {
+        "id": backup.id,
+        "checkpoint_id": backup.checkpoint_id,
+        "name": backup.name,
+        "group": decision.group,
+        "created_at": backup.created_at,
+        "status": backup.status,
+        "decision": "keep" if decision.keep else "delete",
+        "reasons": list(decision.reasons),
+    }
 
 
 def explain_records(decisions: Iterable[Decision]) -> list[dict[str, Any]]:
-    """One JSON-ready object per governed backup: what was decided and every reason why."""
-    return [
-        {
-            "id": decision.id,
-            "checkpoint_id": decision.checkpoint_id,
-            "name": decision.item.get("name"),
-            "group": decision.group,
-            "created_at": decision.item.get("created_at"),
-            "status": decision.item.get("status"),
-            "decision": "keep" if decision.keep else "delete",
-            "reasons": list(decision.reasons),
-        }
-        for decision in decisions
-    ]
+    """``explain_record`` of every decision."""
+    return [explain_record(decision) for decision in decisions]

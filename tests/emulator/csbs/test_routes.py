@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from tests.emulator.csbs.conftest import PROJECT, cloud, scenario
-from worker.emulator import Emulator
+from worker.emulator import Emulator, FaultRule
 
 CID = "6f1c8a52-3d4e-4b8f-9a0b-1c2d3e4f5a6b"
 ITEM = "3f9d8c2e-1b4a-4c2d-9e7f-0a1b2c3d4e5f"
@@ -127,6 +127,18 @@ async def test_marker_of_a_vanished_item_still_pages_on(clock):
     assert first == [made[0]["id"], made[1]["id"]]
     assert rest == [made[2]["id"], made[3]["id"]]
     assert unknown.status == 400
+
+
+async def test_vanished_marker_fault_answers_404_to_pages_with_a_marker(clock):
+    """Kind vanished-marker answers a page asked with a marker 404 CSBS.3001, as a service answers a marker whose
+    backup was deleted since; a page without a marker is served as usual."""
+    emu = Emulator(scenario(faults=(FaultRule("list", "vanished-marker"),)), seed=3, clock=clock)
+    emu.seed_random(3)
+    async with cloud(emu) as c:
+        first = await c.list(limit=2)
+        after = await c.list(limit=2, marker=ids(first)[-1])
+    assert first.status == 200 and len(ids(first)) == 2
+    assert (after.status, after.body["error_code"]) == (404, "CSBS.3001")
 
 
 async def test_offset_and_default_limit(clock):

@@ -9,13 +9,14 @@ and a sub-application mounted at ``/v3``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from aiohttp import web
 
 from worker.emulator.cbr.listing import parse_backup_query, parse_paging, parse_window
 from worker.emulator.cbr.scenario import CbrScenario
 from worker.emulator.cbr.store import CbrStore
-from worker.emulator.core.routes import PRINCIPAL, REQUEST_ID, Handler, RouteTable
+from worker.emulator.core.routes import EMPTY_PAGE, PRINCIPAL, REQUEST_ID, Handler, RouteTable, fault_of
 
 # route name -> (method, path under /v3); the names are the ``route`` of fault rules and of the stats
 ROUTES: RouteTable = {
@@ -64,6 +65,7 @@ class CbrRoutes:
         """One page of backups; ``count`` is the total, or the page's size (point 13)."""
         query = parse_backup_query(request.query, self._offset_zero_refused)
         backups, total = self._store(request).list_backups(query)
+        backups = _played(request, backups)
         count = total if self._s.count_is_total else len(backups)
         return web.json_response({"backups": backups, "count": count, "offset": query.paging.offset,
                                   "limit": query.paging.limit})
@@ -76,8 +78,8 @@ class CbrRoutes:
     async def list_vaults(self, request: web.Request) -> web.Response:
         """One page of vaults."""
         paging = parse_paging(request.query, self._offset_zero_refused)
-        query = request.query
-        vaults, total = self._store(request).list_vaults(paging, query.get("name"), query.get("id"))
+        vaults, total = self._store(request).list_vaults(paging, request.query.get("name"), request.query.get("id"))
+        vaults = _played(request, vaults)
         return web.json_response({"vaults": vaults, "count": total if self._s.count_is_total else len(vaults)})
 
     async def get_vault(self, request: web.Request) -> web.Response:
@@ -92,7 +94,8 @@ class CbrRoutes:
             return web.json_response({"operation_logs": [], "count": 0})
         filters = {key: query[key] for key in LOG_FILTERS if key in query}
         logs, total = self._store(request).list_logs(paging, parse_window(query), filters,
-                                                     frozenset(query.getall("status", [])))
+                                            frozenset(query.getall("status", [])))
+        logs = _played(request, logs)
         return web.json_response({"operation_logs": logs, "count": total if self._s.count_is_total else len(logs)})
 
     def _store(self, request: web.Request) -> CbrStore:
@@ -102,3 +105,8 @@ class CbrRoutes:
     @property
     def _offset_zero_refused(self) -> bool:
         return self._s.offset_zero == "refused"
+
+
+def _played(request: web.Request, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A listing's rows, or none when an ``empty-page`` fault fired for this request (its count stays)."""
+    return [] if fault_of(request) == EMPTY_PAGE else rows

@@ -35,7 +35,8 @@ FAULT_ROUTES = frozenset({
     "auth", "delete", "get_backup", "list_backups", "get_checkpoint", "list_vaults", "get_vault",
     "list_operation_logs", "*",
 })
-FAULT_KINDS = frozenset({"401", "403", "429", "429-retry-after", "500", "503", "drop", "slow", "applied-500"})
+FAULT_KINDS = frozenset({"401", "403", "429", "429-retry-after", "500", "503", "drop", "slow", "applied-500",
+                         "empty-page"})
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "delete_mode": ("queued", "sync"), "fail_mode": ("available", "error"), "gone_answer": ("404", "401"),
@@ -53,7 +54,9 @@ class CbrFaultRule(BaseFaultRule):
     Args:
         route: one of ``FAULT_ROUTES`` (``*`` = every route).
         kind: ``429`` (APIG.0308), ``429-retry-after``, ``500`` (BackupService.9910), ``503``, ``drop``,
-            ``slow``, ``applied-500`` (do the work, then answer 500), ``401``, ``403``.
+            ``slow``, ``applied-500`` (do the work, then answer 500), ``401``, ``403``; on a listing
+            (``list_backups``, ``list_vaults``, ``list_operation_logs``): ``empty-page`` (the page answers no
+            rows, as at the end of the listing, while ``count`` still says the total).
     """
 
     ROUTES: ClassVar[frozenset[str]] = FAULT_ROUTES

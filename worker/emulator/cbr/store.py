@@ -21,16 +21,12 @@ from worker.emulator.cbr.listing import BackupQuery, Paging, Window, cut
 from worker.emulator.cbr.model import Backup, OpLog, Shown, Vault, render_backup, render_op_log, render_vault
 from worker.emulator.cbr.scenario import CbrScenario
 from worker.emulator.core.errors import ApiError
-from worker.emulator.core.listing import ordered
+from worker.emulator.core.listing import SortedListings, ordered, still
 from worker.emulator.core.stats import Stats
 from worker.emulator.core.tasks import BusyFirst, DeletionTask, TaskBoard, TaskOwner
 from worker.emulator.core.timebase import TimeBase
 
 DELETE_FAILED = ("BackupService.6201", "The backup storage did not release the snapshot data.")
-# Sort keys whose order cannot change while the set of backups stays the same (status and updated_at move
-# with deletions): a listing sorted only by these, without a status filter, is computed once per set.
-_STILL_SORT_KEYS = frozenset({"created_at", "name", "protected_at", "id"})
-_LISTING_CACHE_SIZE = 8
 
 
 class CbrStore:
@@ -56,8 +52,7 @@ class CbrStore:
         self._gone: dict[str, Backup] = {}
         self._logs: list[OpLog] = []
         self._checkpoints: dict[str, str] = {}  # every restore point ever seen -> its vault id
-        self._version = 0  # changes whenever a backup is added or removed (keys the listing cache)
-        self._listings: dict[tuple[Any, ...], tuple[int, int, list[Backup], dict[str, int]]] = {}
+        self._listings: SortedListings[Backup] = SortedListings(lambda backup: backup.id)
         self.board = board
         self._owner = TaskOwner(self._task_ended, stats)
         self._busy_first = BusyFirst(scenario.busy_first_deletes, stats)
@@ -79,7 +74,7 @@ class CbrStore:
         if backup.parent_id:
             self.backups[backup.parent_id].children.append(backup.id)
         self.backups[backup.id] = backup
-        self._version += 1
+        self._listings.changed()
         self._checkpoints.setdefault(backup.checkpoint_id, backup.vault_id)
 
     # -- reading ---------------------------------------------------------------------------------------
@@ -98,41 +93,26 @@ class CbrStore:
     def list_backups(self, query: BackupQuery) -> tuple[list[dict[str, Any]], int]:
         """One page of backups and how many pass the filters."""
         now = self.advance()
-        still = self._still_listing(query, now)
-        if still is not None:
-            rows, index = still
-            marker = query.paging.marker
-            if marker is None or marker in index:
-                start = 0 if marker is None else index[marker] + 1
-                begin = start + query.paging.offset
-                return [self._render(b, now) for b in rows[begin:begin + query.paging.limit]], len(rows)
+        paging = query.paging
+
+        def build() -> list[Backup]:
+            return ordered([b for b in self.backups.values() if self._passes(query, b, now)], query.sort,
+                           self._sort_key(now))
+
+        if not query.statuses and still(query.sort):  # the answer depends only on which backups exist
+            key = (tuple(sorted(query.exact.items())), query.own_type, query.window, query.sort)
+            cached = self._listings.page(key, build, paging.marker, paging.offset, paging.limit)
+            if cached is not None:
+                page, total = cached
+                return [self._render(b, now) for b in page], total
         selected = [b for b in self.backups.values() if self._passes(query, b, now)]
         rows = list(selected)
-        marker = query.paging.marker
+        marker = paging.marker
         if marker is not None and marker not in {b.id for b in rows}:
             anchor = self.backups.get(marker) or self._gone.get(marker)
             rows += [anchor] if anchor is not None else []
         rows = ordered(rows, query.sort, self._sort_key(now))
-        page = cut(rows, query.paging, lambda b: b.id)
-        return [self._render(b, now) for b in page], len(selected)
-
-    def _still_listing(self, query: BackupQuery, now: float) -> tuple[list[Backup], dict[str, int]] | None:
-        """The filtered, sorted backups of a query whose answer depends only on which backups exist (no
-        status filter, sort keys that deletions do not move), from a cache; None for any other query.
-        Paging through 100,000 backups then costs one sort, not one per page."""
-        if query.statuses or any(key not in _STILL_SORT_KEYS for key, _ in query.sort):
-            return None
-        key = (tuple(sorted(query.exact.items())), query.own_type, query.window, query.sort)
-        cached = self._listings.get(key)
-        if cached is not None and cached[:2] == (self._version, len(self.backups)):
-            return cached[2], cached[3]
-        rows = ordered([b for b in self.backups.values() if self._passes(query, b, now)], query.sort,
-                       self._sort_key(now))
-        if len(self._listings) >= _LISTING_CACHE_SIZE:
-            self._listings.clear()
-        index = {b.id: n for n, b in enumerate(rows)}
-        self._listings[key] = (self._version, len(self.backups), rows, index)
-        return rows, index
+        return [self._render(b, now) for b in cut(rows, paging, lambda b: b.id)], len(selected)
 
     def get_vault(self, vault_id: str) -> dict[str, Any]:
         """One vault's JSON; 404 BackupService.6105 if unknown."""
@@ -262,7 +242,7 @@ class CbrStore:
         for gone in self._family(backup):
             self._gone[gone.id] = gone
             del self.backups[gone.id]
-        self._version += 1
+        self._listings.changed()
         if backup.parent_id in self.backups:
             self.backups[backup.parent_id].children.remove(backup.id)
 

@@ -4,7 +4,8 @@ Each rule counts the requests of its route; ``after`` lets the first ones throug
 it hits, ``rate`` makes each hit a seeded coin toss. Every rule counts every matching request, and the
 first rule that fires decides, so rules do not shift one another's counts. ``applied-500`` rules are
 asked after the request was served (and count only requests that succeeded); all others before auth.
-A rule's answer is written in the face's own errors (``FaceErrors``).
+A rule's answer is written in the face's own errors (``FaceErrors``); a listing plays the kinds that are
+no error (``empty-page``, ``vanished-marker``: see ``worker.emulator.core.routes.FAULT``).
 """
 
 from __future__ import annotations
@@ -57,8 +58,8 @@ class FaultInjector:
 
 
 def fault_error(rule: BaseFaultRule, errors: FaceErrors) -> ApiError | None:
-    """The error answer of a rule in the face's errors; None for ``slow`` (answer normally) and ``drop``
-    (no answer at all)."""
+    """The error answer of a rule in the face's errors; None for ``slow`` (answer normally), ``drop`` (no
+    answer at all) and the kinds a handler plays (``empty-page``, ``vanished-marker``)."""
     if rule.kind == "429":
         return errors.throttled(None)
     if rule.kind == "429-retry-after":

@@ -24,7 +24,7 @@ from aiohttp import web
 from worker.emulator.core.auth import Authenticator, Principal, SignedRequest
 from worker.emulator.core.errors import ApiError, ErrorStyle, FaceErrors
 from worker.emulator.core.faults import FaultInjector, fault_error
-from worker.emulator.core.routes import PRINCIPAL, REQUEST_ID, Handler
+from worker.emulator.core.routes import FAULT, PRINCIPAL, REQUEST_ID, Handler
 from worker.emulator.core.stats import Stats
 from worker.emulator.core.timebase import TimeBase
 
@@ -121,6 +121,7 @@ class Pipeline:
             error = fault_error(fault, errors)
             if error is not None:
                 return error
+            request[FAULT] = fault  # not an error answer: the handler plays it (a listing's empty page...)
         try:
             if route != "auth":
                 request[PRINCIPAL] = await self._admit(request)

@@ -1,8 +1,9 @@
 """What every face's routes share: the route table's form, what the pipeline hands a handler, sign-in.
 
 A face's ``ROUTES`` maps a route name to its method and path; the names are the ``route`` of fault rules
-and of ``Stats.requests_by_route``. Handlers find the admitted caller under ``PRINCIPAL`` and the request
-id the answer will carry under ``REQUEST_ID``.
+and of ``Stats.requests_by_route``. Handlers find the admitted caller under ``PRINCIPAL``, the request
+id the answer will carry under ``REQUEST_ID``, and a fault rule that fired but that the pipeline does not
+answer itself (``empty-page``, ``vanished-marker``: a listing plays those) under ``FAULT``.
 """
 
 from __future__ import annotations
@@ -15,12 +16,22 @@ from aiohttp import web
 
 from worker.emulator.core.auth import Authenticator, Principal
 from worker.emulator.core.errors import FaceErrors
+from worker.emulator.core.scenario import BaseFaultRule
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 RouteTable = Mapping[str, tuple[str, str]]  # route name -> (method, path)
 
 PRINCIPAL = web.RequestKey("principal", Principal)
 REQUEST_ID = web.RequestKey("request_id", str)
+FAULT = web.RequestKey("fault", BaseFaultRule)
+EMPTY_PAGE = "empty-page"
+"""A listing's page answers no rows, as at the end of the listing (CBR's ``count`` still says the total)."""
+
+
+def fault_of(request: web.Request) -> str | None:
+    """The kind of the fault rule the handler is to play for this request, if one fired."""
+    rule = request.get(FAULT)
+    return None if rule is None else rule.kind
 
 
 def add_routes(app: web.Application, table: RouteTable, handlers: Mapping[str, Handler], prefix: str = "") -> None:

@@ -9,15 +9,15 @@ works (the store keeps where gone items stood), so paging through a list while d
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from worker.emulator.core.listing import ordered
+from worker.emulator.core.listing import ordered, still
 from worker.emulator.core.timebase import parse_time
 from worker.emulator.csbs.errors import bad_parameter
-from worker.emulator.csbs.model import View
+from worker.emulator.csbs.model import Item, View
 
 DEFAULT_LIMIT = 1000
 DEFAULT_SORT = "created_at:desc"
@@ -40,6 +40,12 @@ class Query:
     marker: str | None = None
     offset: int = 0
 
+    @property
+    def listing_key(self) -> Hashable:
+        """What decides which backups the listing holds and their order (not the paging)."""
+        return (tuple(sorted(self.exact.items())), tuple(sorted(self.fuzzy.items())), self.policy_id, self.start,
+                self.end, self.sort)
+
 
 def parse_query(params: Mapping[str, str]) -> Query:
     """Read the filters and paging parameters; a malformed one is a 400."""
@@ -61,7 +67,25 @@ def matches(query: Query, view: View) -> bool:
     item = view[0]
     if any(_field(view, key) != value for key, value in query.exact.items()):
         return False
-    if any(value.lower() not in _field(view, key).lower() for key, value in query.fuzzy.items()):
+    return _matches_stored(query, item)
+
+
+def cacheable(query: Query) -> bool:
+    """Whether the query's answer depends only on which backups exist: no status filter, a still order."""
+    return "status" not in query.exact and still(query.sort)
+
+
+def sorted_items(items: Iterable[Item], query: Query) -> list[Item]:
+    """The items a ``cacheable`` query lists, in its order."""
+    selected = [item for item in items
+                if all(str(getattr(item, key)) == value for key, value in query.exact.items())
+                and _matches_stored(query, item)]
+    return ordered(selected, query.sort, _stored_sort_value)
+
+
+def _matches_stored(query: Query, item: Item) -> bool:
+    """The filters other than the exact ones: on what the store keeps of an item, whatever reads it."""
+    if any(value.lower() not in str(getattr(item, key)).lower() for key, value in query.fuzzy.items()):
         return False
     if query.policy_id is not None and item.policy_id != query.policy_id:
         return False
@@ -85,6 +109,12 @@ def page(views: list[View], query: Query, marker_view: Callable[[str], View | No
     else:
         selected = ordered(selected, query.sort, _sort_value)
     return selected[query.offset:query.offset + query.limit]
+
+
+def _stored_sort_value(key: str) -> Callable[[Item], Any]:
+    """The sort key of a still field (see ``cacheable``), read from the stored item."""
+    field = "created_at" if key == "protected_at" else key
+    return lambda item: getattr(item, field)
 
 
 def _field(view: View, key: str) -> str:

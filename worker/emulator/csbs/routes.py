@@ -10,11 +10,14 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from worker.emulator.core.routes import PRINCIPAL, Handler, RouteTable
+from worker.emulator.core.routes import EMPTY_PAGE, PRINCIPAL, Handler, RouteTable, fault_of
 from worker.emulator.csbs import errors
 from worker.emulator.csbs.query import parse_query
 from worker.emulator.csbs.scenario import Scenario
 from worker.emulator.csbs.store import BackupStore
+
+VANISHED_MARKER = "vanished-marker"
+"""A page asked with a ``marker`` answers 404 CSBS.3001, as for a marker whose backup was deleted since."""
 
 # route name -> (method, path); the names are the ``route`` of fault rules and of ``Stats.requests_by_route``
 ROUTES: RouteTable = {
@@ -60,8 +63,14 @@ class CsbsRoutes:
         return web.json_response({"checkpoint_item": self._store(request).get(request.match_info["item_id"])})
 
     async def list(self, request: web.Request) -> web.Response:
-        """One page of backups, filtered and sorted."""
-        return web.json_response({"checkpoint_items": self._store(request).select(parse_query(request.query))})
+        """One page of backups, filtered and sorted (or as a fault of the listing says: ``empty-page``,
+        ``vanished-marker``)."""
+        query = parse_query(request.query)
+        fault = fault_of(request)
+        if fault == VANISHED_MARKER and query.marker is not None:
+            raise errors.marker_not_found(query.marker)
+        items = [] if fault == EMPTY_PAGE else self._store(request).select(query)
+        return web.json_response({"checkpoint_items": items})
 
     async def count(self, request: web.Request) -> web.Response:
         """How many backups pass the filters."""

@@ -28,7 +28,7 @@ BusyMode = Literal["400", "409"]
 FAULT_ROUTES = frozenset({"auth", "delete", "get_item", "list", "count", "*"})
 FAULT_KINDS = frozenset({
     "401", "403", "429", "429-retry-after", "500", "503", "drop", "slow", "applied-500",
-    "404-apigw", "404-apig", "404-html",
+    "404-apigw", "404-apig", "404-html", "empty-page", "vanished-marker",
 })
 GATEWAY_404 = ("none", "apigw", "apig", "html")
 PROGRESS_FORMATS = ("int", "float", "string")
@@ -46,7 +46,9 @@ class FaultRule(BaseFaultRule):
             after ``delay_s``), ``applied-500`` (do the work, then answer 500 CSBS.9999), ``401`` (APIG.0301:
             credentials revoked mid-run), ``403`` (permission withdrawn mid-run), ``404-apigw`` / ``404-apig``
             / ``404-html`` (the gateway's 404 for an API it does not serve: APIGW.0101, APIG.0101 or an HTML
-            page, e.g. after a good preflight).
+            page, e.g. after a good preflight); on ``list``: ``empty-page`` (the page answers no backups, as at
+            the end of the listing) and ``vanished-marker`` (a page asked with a ``marker`` answers 404
+            CSBS.3001, as for a marker whose backup was deleted since; a page without one answers as usual).
     """
 
     ROUTES: ClassVar[frozenset[str]] = FAULT_ROUTES

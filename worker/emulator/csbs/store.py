@@ -21,12 +21,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from worker.emulator.core.backup import DELETABLE
+from worker.emulator.core.listing import SortedListings
 from worker.emulator.core.stats import Stats
 from worker.emulator.core.tasks import BusyFirst, DeletionTask, TaskBoard, TaskOwner
 from worker.emulator.core.timebase import TimeBase
 from worker.emulator.csbs import errors
 from worker.emulator.csbs.model import Item, Rendering, Shown, View, render
-from worker.emulator.csbs.query import Query, matches, page
+from worker.emulator.csbs.query import Query, cacheable, matches, page, sorted_items
 from worker.emulator.csbs.scenario import Scenario
 
 DELETE_FAIL_REASON = "Delete backup failed: the backup storage did not release the snapshot data."
@@ -57,6 +58,7 @@ class BackupStore:
         self._records: dict[str, list[str]] = {}
         self._tombstones: dict[str, View] = {}  # where vanished items stood, so their ids stay valid markers
         self._lingering: set[str] = set()  # ``deleted`` items waiting for their purge_at
+        self._listings: SortedListings[Item] = SortedListings(lambda item: item.id)
         self._rendering = Rendering(scenario.progress_format, scenario.fail_code_numeric)
         self.board = board
         self._owner = TaskOwner(self._task_ended, stats)
@@ -85,6 +87,11 @@ class BackupStore:
     def select(self, query: Query) -> list[dict[str, Any]]:
         """One page of the list."""
         now = self.advance()
+        if cacheable(query):  # the answer depends only on which backups exist: sorted once, not per page
+            cached = self._listings.page(query.listing_key, lambda: sorted_items(self._items.values(), query),
+                                         query.marker, query.offset, query.limit)
+            if cached is not None:
+                return [render(self._view(item, now), self._rendering) for item in cached[0]]
         views = [self._view(item, now) for item in self._items.values()]
         return [render(view, self._rendering) for view in page(views, query, self._marker_view)]
 
@@ -116,6 +123,7 @@ class BackupStore:
         if item.image_registered and not item.image_id:
             item.image_id = str(uuid.uuid5(uuid.NAMESPACE_OID, item.id))  # stable, no draw from the rng
         self._items[item.id] = item
+        self._listings.changed()
         self._records.setdefault(item.checkpoint_id, []).append(item.id)
         return render(self._view(item, self._time.now()), self._rendering)
 
@@ -214,6 +222,7 @@ class BackupStore:
         self._tombstones[item.id] = self._view(item, at)
         self._lingering.discard(item.id)
         del self._items[item.id]
+        self._listings.changed()
 
     def _marker_view(self, item_id: str) -> View | None:
         """Where the marker's backup stands; a vanished one answers 404 if the scenario says so."""

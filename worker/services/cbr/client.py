@@ -10,7 +10,7 @@ It builds the URLs and picks the useful part of the bodies; ``worker.cloud.trans
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -19,7 +19,7 @@ import yarl
 from asyncio_throttle.throttler import Throttler
 
 from worker.cloud.auth import Authenticator
-from worker.cloud.paging import Page, collect_pages
+from worker.cloud.paging import Page, Rows, collect_pages, stream_pages
 from worker.cloud.transport import DEFAULT_TIMEOUT, Pick, ServiceClient, Transport
 from worker.engine.answer import Answer, AnswerKind
 from worker.engine.retry import RetryPolicy
@@ -88,6 +88,18 @@ class CbrClient(ServiceClient):
         """Every vault matching ``filters`` (all pages)."""
         return await self._list_all("list_vaults", "vaults", filters, deadline)
 
+    async def walk_backups(self, into: Rows, *, deadline: float | None = None, **filters: Filter) -> Answer:
+        """Every backup matching ``filters``, put ``into`` a page at a time; ``data`` is the pass's ``Tally``."""
+        into.clear()
+        return await stream_pages(self._pages("list_backups", "backups", filters), self.page_size, self.retry,
+                                  deadline, "list_backups", into)
+
+    async def walk_vaults(self, into: Rows, *, deadline: float | None = None) -> Answer:
+        """Every vault, put ``into`` a page at a time; ``data`` is the pass's ``Tally``."""
+        into.clear()
+        return await stream_pages(self._pages("list_vaults", "vaults", {}), self.page_size, self.retry, deadline,
+                                  "list_vaults", into)
+
     async def list_operation_logs(self, *, deadline: float | None = None, **filters: Filter) -> Answer:
         """Every operation log matching ``filters`` (all pages), e.g. ``operation_type="delete"``."""
         return await self._list_all("list_operation_logs", "operation-logs", filters, deadline)
@@ -108,10 +120,14 @@ class CbrClient(ServiceClient):
     # -- inside ------------------------------------------------------------------------------------------
 
     async def _list_all(self, route: str, path: str, filters: Mapping[str, Filter], deadline: float | None) -> Answer:
+        return await collect_pages(self._pages(route, path, filters), self.page_size, self.retry, deadline, route)
+
+    def _pages(self, route: str, path: str, filters: Mapping[str, Filter]) -> Callable[[int], Awaitable[Answer]]:
+        """The page of a listing at an offset."""
         async def page(offset: int) -> Answer:
             return await self.list_page(route, path, limit=self.page_size, offset=offset, **filters)
 
-        return await collect_pages(page, self.page_size, self.retry, deadline, route)
+        return page
 
     async def _confirm_malformed(self, answer: Answer) -> Answer:
         """Point 6: the 401 "Malformed request url" is GONE only if the same credentials work right now."""

@@ -18,31 +18,71 @@ The plan names each backup with its vault: ``{backup_id, vault_id}``, oldest fir
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import asyncio
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-import yaml
-
 from worker.cloud.fields import read_datetime as parse_time
+from worker.cloud.paging import Row
+from worker.plan import Task
+from worker.retention.listed import ListedBackup
+from worker.retention.plan_yaml import dump_plan
 from worker.retention.policy import Policy
-from worker.retention.rules import Decision, decide, parse_created_at
+from worker.retention.rules import Decision, decide_listed, oldest_first
+from worker.services.cbr.client import CbrClient
+from worker.services.planning import GovernedBackups, applied, collector_paused, whole_listing
+from worker.settings import Settings
 
 SERVICE = "cbr"
 
 
-def own_backups(backups: Iterable[Mapping[str, Any]], vaults: Iterable[Mapping[str, Any]],
-                project_id: str) -> list[dict[str, Any]]:
-    """The project's own top-level backups, each with its ``vault_name`` and ``vault_locked``."""
-    by_vault = {str(vault.get("id")): vault for vault in vaults}
-    own: list[dict[str, Any]] = []
-    for backup in backups:
-        if backup.get("parent_id") or _foreign(backup, project_id):
-            continue
-        vault = by_vault.get(str(backup.get("vault_id")), {})
-        own.append({**backup, "vault_name": vault.get("name"), "vault_locked": bool(vault.get("locked"))})
-    return own
+async def plan_cbr(client: CbrClient, settings: Settings, policy: Policy,
+                   explain: str | None) -> tuple[list[Task], str]:
+    """List the project's vaults and backups (each whole, or no plan), decide, write ``--explain``, and return
+    the deletion tasks and the plan's YAML. The listings may take as long as one task (``task_timeout``)."""
+    assert settings.project_id is not None
+    deadline = asyncio.get_running_loop().time() + settings.task_timeout_s
+    vaults: list[Row] = []
+    with collector_paused():
+        await whole_listing(lambda into: client.walk_vaults(into, deadline=deadline), vaults, "vaults")
+        own = OwnBackups(policy, vaults, settings.project_id, datetime.now(UTC))
+        await whole_listing(lambda into: client.walk_backups(into, deadline=deadline), own, "backups")
+        decisions = await applied(policy, explain, decide_cbr(own, policy))
+        document = cbr_plan_document(decisions, settings.project_id)
+        tasks = [Task(entry["vault_id"], entry["backup_id"], policy.source, None) for entry in document["deletions"]]
+        return tasks, render_cbr_plan_yaml(decisions, document)
+
+
+class OwnBackups(GovernedBackups):
+    """The project's own top-level backups the policy governs, as the listing goes by: each read with its
+    vault's name (for ``select``), and the ones a locked vault holds noted with when they may first go."""
+
+    def __init__(self, policy: Policy, vaults: Sequence[Mapping[str, Any]], project_id: str, now: datetime) -> None:
+        super().__init__(policy)
+        self._vaults = {str(vault.get("id")): vault for vault in vaults}
+        self._project_id = project_id
+        self._now = now
+        self.locks: dict[str, datetime] = {}  #: backup id -> when its locked vault first lets it go
+
+    def clear(self) -> None:
+        super().clear()
+        self.locks.clear()
+
+    def admits(self, row: Row) -> bool:
+        if row.get("parent_id") or _foreign(row, self._project_id):
+            return False
+        vault = self._vaults.get(str(row.get("vault_id")), {})
+        row["vault_name"], row["vault_locked"] = vault.get("name"), bool(vault.get("locked"))  # the row is ours
+        return True
+
+    def read(self, row: Row) -> ListedBackup:
+        backup = super().read(row)
+        until = locked_until(row, self._now)
+        if until is not None:
+            self.locks[backup.id] = until
+        return backup
 
 
 def _foreign(backup: Mapping[str, Any], project_id: str) -> bool:
@@ -60,14 +100,12 @@ def locked_until(backup: Mapping[str, Any], now: datetime) -> datetime | None:
     return None if expires is not None and expires <= now else (expires or datetime.max.replace(tzinfo=now.tzinfo))
 
 
-def decide_cbr(backups: Iterable[Mapping[str, Any]], policy: Policy, now: datetime) -> list[Decision]:
-    """The retention decisions for the project's own backups (see ``own_backups``); locked ones are kept."""
-    decisions = decide(backups, policy)
-    return [_keep_locked(decision, now) for decision in decisions]
+def decide_cbr(own: OwnBackups, policy: Policy) -> list[Decision]:
+    """The retention decisions for the project's own backups; the ones a locked vault holds are kept."""
+    return [_keep_locked(decision, own.locks.get(decision.id)) for decision in decide_listed(own.backups, policy)]
 
 
-def _keep_locked(decision: Decision, now: datetime) -> Decision:
-    until = locked_until(decision.item, now)
+def _keep_locked(decision: Decision, until: datetime | None) -> Decision:
     if decision.keep or until is None:
         return decision
     shown = "its expiry" if until.year == datetime.max.year else until.isoformat()
@@ -76,19 +114,17 @@ def _keep_locked(decision: Decision, now: datetime) -> Decision:
 
 def cbr_plan_document(decisions: Sequence[Decision], project_id: str | None) -> dict[str, Any]:
     """The plan as data: ``service: cbr``, the project, and the doomed backups oldest first (ties by id)."""
-    doomed = sorted((d for d in decisions if not d.keep), key=lambda d: d.id)
-    doomed.sort(key=lambda d: parse_created_at(d.item.get("created_at")))
     document: dict[str, Any] = {"service": SERVICE}
     if project_id is not None:
         document["project_id"] = project_id
-    document["deletions"] = [{"backup_id": d.id, "vault_id": str(d.item.get("vault_id"))} for d in doomed]
+    document["deletions"] = [{"backup_id": d.id, "vault_id": str(d.backup.vault_id)} for d in oldest_first(decisions)]
     return document
 
 
-def render_cbr_plan_yaml(decisions: Sequence[Decision], project_id: str | None) -> str:
-    """The CBR plan as YAML for ``csbs-worker delete --service cbr``, headed by a comment with the counts."""
-    document = cbr_plan_document(decisions, project_id)
+def render_cbr_plan_yaml(decisions: Sequence[Decision], document: Mapping[str, Any]) -> str:
+    """The CBR plan (``cbr_plan_document``) as YAML for ``csbs-worker delete --service cbr``, headed by a comment
+    with the counts."""
     deleted = len(document["deletions"])
     header = (f"# retention plan (CBR): delete {deleted} of {len(decisions)} governed backups; "
               f"keep {len(decisions) - deleted}\n")
-    return header + yaml.safe_dump(document, sort_keys=False, default_flow_style=None, width=1000)
+    return header + dump_plan(document)

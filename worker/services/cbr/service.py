@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
 
 from asyncio_throttle.throttler import Throttler
 
@@ -19,9 +17,8 @@ from worker.redact import Redactor
 from worker.retention.policy import Policy
 from worker.services.cbr.client import CbrClient
 from worker.services.cbr.entries import ENTRIES
-from worker.services.cbr.planning import cbr_plan_document, decide_cbr, own_backups, render_cbr_plan_yaml
+from worker.services.cbr.planning import plan_cbr
 from worker.services.cbr.rules import CbrRules
-from worker.services.planning import applied, listed
 from worker.services.service import CloudSession, SessionBase
 from worker.settings import Settings
 
@@ -64,16 +61,7 @@ class CbrSession(SessionBase[CbrClient]):
         return CbrRules(self.client)
 
     async def plan_from_policy(self, policy: Policy, explain: str | None) -> tuple[list[Task], str]:
-        settings = self.settings
-        assert settings.project_id is not None
-        deadline = asyncio.get_running_loop().time() + settings.task_timeout_s
-        backups = listed(await self.client.list_backups(deadline=deadline), "backups")
-        vaults = listed(await self.client.list_vaults(deadline=deadline), "vaults")
-        own = own_backups(backups, vaults, settings.project_id)
-        decisions = await applied(policy, explain, lambda: decide_cbr(own, policy, datetime.now(UTC)))
-        deletions = cbr_plan_document(decisions, None)["deletions"]
-        tasks = [Task(entry["vault_id"], entry["backup_id"], policy.source, None) for entry in deletions]
-        return tasks, render_cbr_plan_yaml(decisions, settings.project_id)
+        return await plan_cbr(self.client, self.settings, policy, explain)
 
     async def dry_run_line(self, task: Task, deadline: float) -> str:
         return f"{task.backup_id}" + (f"  # vault {task.container_id}" if task.container_id else "")

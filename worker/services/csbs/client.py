@@ -2,12 +2,13 @@
 
 It builds the URLs and picks the useful part of the bodies; ``worker.cloud.transport`` sends every call
 (signed in, paced, counted, renewed after a 401) and reads its answer through ``worker.services.csbs.answers.classify``.
-The only repeats made here are the page retries and restarts of ``list_items``.
+The only repeats made here are the page (and count) retries and restarts of ``walk_items``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
@@ -17,7 +18,7 @@ import yarl
 from asyncio_throttle.throttler import Throttler
 
 from worker.cloud.auth import Authenticator
-from worker.cloud.paging import page_with_retries
+from worker.cloud.paging import Rows, Tally, page_with_retries
 from worker.cloud.transport import DEFAULT_TIMEOUT, ServiceClient, Transport
 from worker.engine.answer import Answer, AnswerKind
 from worker.engine.retry import RetryPolicy
@@ -28,7 +29,7 @@ __all__ = ["DEFAULT_PAGE_SIZE", "DEFAULT_PROVIDER_ID", "DEFAULT_TIMEOUT", "MAX_L
 
 DEFAULT_PAGE_SIZE = 1000  # the API's own default
 MAX_LISTING_RESTARTS = 3
-"""How often ``list_items`` starts over after its marker vanished before it gives up on the listing."""
+"""How often ``walk_items`` starts over after its marker vanished before it gives up on the listing."""
 
 _log = structlog.get_logger()
 
@@ -89,19 +90,29 @@ class CsbsClient(ServiceClient):
         return await self.transport.call("list", "GET", url, _pick_items)
 
     async def list_items(self, *, deadline: float | None = None, **filters: str) -> Answer:
-        """Every backup matching ``filters``, page after page (``page_size`` each) until an empty one.
+        """Every backup matching ``filters`` (``walk_items`` into a list); ``data`` is the list of all items."""
+        items: list[dict[str, Any]] = []
+        answer = await self.walk_items(items, deadline=deadline, filters=filters)
+        return dataclasses.replace(answer, data=items) if answer.kind is AnswerKind.OK else answer
 
-        Each page is retried while throttled or transient (``self.retry``, until ``deadline``, a
+    async def walk_items(self, into: Rows, *, deadline: float | None = None, counted: bool = False,
+                         filters: Mapping[str, str] | None = None) -> Answer:
+        """Every backup matching ``filters``, page after page (``page_size`` each) until an empty one, put
+        ``into`` a page at a time; ``data`` is the pass's ``Tally`` (``counted``: with the service's count of
+        those backups before and after the pages, ``GET checkpoint_items/count``).
+
+        Each page (and count) is retried while throttled or transient (``self.retry``, until ``deadline``, a
         ``loop.time()`` instant); a page that still fails is returned as is. A page answered 404 for its
-        ``marker`` (the backup it names was deleted meanwhile) starts the listing over, at most
-        ``MAX_LISTING_RESTARTS`` times. A listing never answers GONE: a 404 says nothing of a record here.
-        ``data`` is the list of all items.
+        ``marker`` (the backup it names was deleted meanwhile) starts the listing over (``into`` cleared), at
+        most ``MAX_LISTING_RESTARTS`` times. A listing never answers GONE: a 404 says nothing of a record here.
         """
         for restart in range(MAX_LISTING_RESTARTS + 1):
-            answer, marker = await self._list_all_pages(filters, deadline)
+            into.clear()
+            answer, marker = await self._counted_pass(into, dict(filters or {}), deadline, counted)
             if not (answer.status == 404 and marker is not None):
                 return _not_gone(answer)
-            _log.info("csbs_listing_restarted", marker=marker, restart=restart + 1, **answer.log_fields())
+            if restart < MAX_LISTING_RESTARTS:
+                _log.info("csbs_listing_restarted", marker=marker, restart=restart + 1, **answer.log_fields())
         return dataclasses.replace(
             answer,
             kind=AnswerKind.TRANSIENT,
@@ -117,9 +128,29 @@ class CsbsClient(ServiceClient):
         """The URL of a backup record."""
         return self.project_url / "providers" / self.provider_id / "checkpoints" / checkpoint_id
 
-    async def _list_all_pages(self, filters: dict[str, str], deadline: float | None) -> tuple[Answer, str | None]:
-        """One pass over the pages: the answer (``data`` = every item) and the marker of its last page."""
-        items: list[dict[str, Any]] = []
+    async def _counted_pass(self, into: Rows, filters: dict[str, str], deadline: float | None,
+                            counted: bool) -> tuple[Answer, str | None]:
+        """One pass over the pages (see ``_pass``), between two counts when ``counted``: the answer, ``data``
+        its ``Tally``, and the marker of its last page."""
+        first = await self._count(filters, deadline) if counted else None
+        if first is not None and first.kind is not AnswerKind.OK:
+            return first, None
+        answer, marker = await self._pass(into, filters, deadline)
+        if answer.kind is not AnswerKind.OK:
+            return answer, marker
+        last = await self._count(filters, deadline) if counted else None
+        if last is not None and last.kind is not AnswerKind.OK:
+            return last, None
+        tally = Tally(answer.data, None if first is None else first.data, None if last is None else last.data)
+        return dataclasses.replace(answer, data=tally), marker
+
+    async def _count(self, filters: dict[str, str], deadline: float | None) -> Answer:
+        return await page_with_retries(partial(self.count_items, **filters), self.retry, deadline,
+                                       "csbs_count_retry")
+
+    async def _pass(self, into: Rows, filters: dict[str, str], deadline: float | None) -> tuple[Answer, str | None]:
+        """One pass over the pages: the answer (``data`` = how many distinct items it put ``into``) and the
+        marker of its last page."""
         seen: set[Any] = set()
         marker: str | None = None
         while True:
@@ -131,9 +162,9 @@ class CsbsClient(ServiceClient):
             fresh = [item for item in answer.data if item.get("id") not in seen]
             # An empty page ends the listing; so does one with nothing new (a server ignoring the marker).
             if not fresh:
-                return dataclasses.replace(answer, data=items), marker
-            items.extend(fresh)
+                return dataclasses.replace(answer, data=len(seen)), marker
             seen.update(item.get("id") for item in fresh)
+            into.extend(fresh)
             marker = str(answer.data[-1].get("id"))
 
 

@@ -8,27 +8,30 @@ import asyncio
 from worker.errors import UsageError
 from worker.plan import Task
 from worker.retention.policy import Policy
-from worker.retention.rules import Decision, decide, plan_document
+from worker.retention.rules import decide_listed, plan_document, render_plan_yaml
 from worker.services.csbs.client import CsbsClient
-from worker.services.planning import applied, listed
+from worker.services.planning import GovernedBackups, applied, collector_paused, whole_listing
 from worker.settings import Settings
 
 
-async def plan_from_policy(client: CsbsClient, settings: Settings, policy: Policy,
-                           explain: str | None) -> tuple[list[Task], list[Decision]]:
-    """List every backup of the project, decide, write ``--explain``, and return the deletion tasks.
+async def plan_csbs(client: CsbsClient, settings: Settings, policy: Policy,
+                    explain: str | None) -> tuple[list[Task], str]:
+    """List every backup of the project, decide, write ``--explain``, and return the deletion tasks and the
+    plan's YAML.
 
-    The listing may take as long as one task (``task_timeout``), retrying throttled and transient pages.
+    The listing may take as long as one task (``task_timeout``), retrying throttled and transient pages; it
+    must add up to the project's count of backups (``GET checkpoint_items/count``, asked before and after).
     """
     if policy.select.uses_vaults:
         raise UsageError(f"{policy.source}: select.vault_ids and select.vault_names apply to CBR backups; "
                          "run with --service cbr, or drop them for CSBS")
     deadline = asyncio.get_running_loop().time() + settings.task_timeout_s
-    backups = listed(await client.list_items(deadline=deadline), "backups")
-    decisions = await applied(policy, explain, lambda: decide(backups, policy))
-    document = plan_document(decisions, settings.project_id)
-    tasks = [Task(entry["checkpoint_id"], item, policy.source, None)
-             for entry in document["deletions"] for item in entry["checkpoint_items"]]
-    return tasks, decisions
-
-
+    governed = GovernedBackups(policy)
+    with collector_paused():
+        await whole_listing(lambda into: client.walk_items(into, deadline=deadline, counted=True), governed,
+                            "backups")
+        decisions = await applied(policy, explain, decide_listed(governed.backups, policy))
+        document = plan_document(decisions, settings.project_id)
+        tasks = [Task(entry["checkpoint_id"], item, policy.source, None)
+                 for entry in document["deletions"] for item in entry["checkpoint_items"]]
+        return tasks, render_plan_yaml(decisions, settings.project_id, document)

@@ -16,10 +16,9 @@ from worker.engine.tracking import TaskSpec
 from worker.plan import Task
 from worker.redact import Redactor
 from worker.retention.policy import Policy
-from worker.retention.rules import render_plan_yaml
 from worker.services.csbs.client import CsbsClient
 from worker.services.csbs.entries import ENTRIES
-from worker.services.csbs.planning import plan_from_policy
+from worker.services.csbs.planning import plan_csbs
 from worker.services.csbs.rules import CsbsRules
 from worker.services.service import CloudSession, SessionBase
 from worker.settings import Settings
@@ -68,8 +67,7 @@ class CsbsSession(SessionBase[CsbsClient]):
         return CsbsRules(self.client)
 
     async def plan_from_policy(self, policy: Policy, explain: str | None) -> tuple[list[Task], str]:
-        tasks, decisions = await plan_from_policy(self.client, self.settings, policy, explain)
-        return tasks, render_plan_yaml(decisions, self.settings.project_id)
+        return await plan_csbs(self.client, self.settings, policy, explain)
 
     async def dry_run_line(self, task: Task, deadline: float) -> str:
         if task.backup_id is not None:
