@@ -2,7 +2,8 @@
 
 Phases, each inside the run's one cancel scope (``Lifecycle``): check the request and the report path,
 read the plan off the event loop (so a stop interrupts even a read of a terminal), start the embedded
-emulator (``--emulator``), preflight, plan from ``--policy``, check the size, then either the dry run or
+emulator (``--emulator``), check an approvable plan's approval (``worker.run.approved``), preflight, plan
+from ``--policy``, check the size, then either the dry run or
 adoption of deletions already in progress and the scheduler. ``finish`` always writes the summary, the
 report and the metrics.
 """
@@ -28,8 +29,10 @@ from worker.engine.scheduler import Scheduler
 from worker.engine.tracking import TaskRunner, TrackingPolicy
 from worker.errors import CsbsWorkerError, UsageError
 from worker.plan import Plan, Task, read_plan, reads_stdin
+from worker.plan.approval import Approval
 from worker.progress import report_progress
 from worker.retention.policy import Policy, load_policy
+from worker.run.approved import checked_approval
 from worker.run.finish import RunEnd, finish_delete
 from worker.run.lifecycle import Lifecycle
 from worker.run.request import DeleteRequest, EmbeddedCloud
@@ -57,6 +60,7 @@ class DeleteRun(Lifecycle):
         self.calls: dict[str, int] = {}
         self.started_at: float | None = None  # wall time of the first phase
         self.settings_used: Settings | None = None  # the settings of the cloud talked to (emulator's too)
+        self.approval: Approval | None = None  # an approvable plan's: its backups are checked before each DELETE
 
     # -- phases ------------------------------------------------------------------------------------
 
@@ -69,6 +73,7 @@ class DeleteRun(Lifecycle):
             if policy is None:  # the plan is read and checked whole before the cloud is asked anything
                 plan = plan if plan is not None else await self._read_plan(settings.project_id, settings.service)
                 self.results = Results(plan)
+            self.approval = checked_approval(plan, settings, self.clock.wall())
             async with lookup.service(settings.service).open(settings, self.redactor) as session:
                 try:
                     await self._run_against(session, settings, plan, policy)
@@ -101,6 +106,9 @@ class DeleteRun(Lifecycle):
             raise UsageError("--explain goes with --policy")
         if request.emulator_scenario and not request.emulator:
             raise UsageError("--emulator-scenario goes with --emulator")
+        if settings.expect_digest and request.policy:
+            raise UsageError("--expect-digest goes with an approvable PLAN (csbs-worker plan --approvable), "
+                             "not with --policy")
         if settings.report and settings.report != "-":
             _check_writable(settings.report)
 
@@ -162,7 +170,8 @@ class DeleteRun(Lifecycle):
             timing=PollTiming(settings.poll_first_s, settings.poll_min_s, settings.poll_max_s),
             retry=session.retry, look_budget_s=settings.preflight_budget_s)
         in_progress = await session.in_progress(tasks, self.clock.now() + settings.preflight_budget_s)
-        scheduler = Scheduler(TaskRunner(session.rules(), policy, self.clock), self.results, clock=self.clock,
+        runner = TaskRunner(session.rules(self.approval), policy, self.clock)
+        scheduler = Scheduler(runner, self.results, clock=self.clock,
                               log_ids=lookup.service(settings.service).log_ids,
                               concurrency=settings.concurrency, grace_s=settings.grace_s,
                               hold_s=settings.task_timeout_s, hold_poll_s=settings.poll_max_s)

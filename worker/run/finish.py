@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import structlog
 
 from worker.display import Display
-from worker.engine.outcomes import ExitCode, Outcome, iso
+from worker.engine.outcomes import CHANGED_SINCE_PLAN, ExitCode, Outcome, iso
 from worker.engine.report import Results, exit_code, write_report
 from worker.errors import CsbsWorkerError
 from worker.metrics import RunMetrics, push_run_metrics
@@ -38,7 +38,7 @@ async def finish_delete(*, settings: Settings, run_id: str, started_at: float, e
                         error: CsbsWorkerError | None, display: Display, redact: Callable[[str], str]) -> ExitCode:
     """Summary, report and metrics; returns the exit code."""
     counts = results.counts()
-    code = _exit_code(counts, end, stopped, error)
+    code = _exit_code(counts, end, stopped, error, results.with_code(CHANGED_SINCE_PLAN))
     sent = len(results.plan) - counts[Outcome.NOT_ATTEMPTED]
     calls_per_task = round(sum(calls.values()) / sent, 2) if sent else None
     log.info("run_summary", exit_code=int(code), duration_s=round(ended_at - started_at, 3), tasks=len(results.plan),
@@ -61,10 +61,11 @@ async def finish_delete(*, settings: Settings, run_id: str, started_at: float, e
     return code
 
 
-def _exit_code(counts: Mapping[str, int], end: RunEnd, stopped: bool, error: CsbsWorkerError | None) -> ExitCode:
+def _exit_code(counts: Mapping[str, int], end: RunEnd, stopped: bool, error: CsbsWorkerError | None,
+               withheld: int) -> ExitCode:
     if error is not None:
         return error.exit_code
-    return exit_code(counts, stopped=stopped, aborted=end.aborted)
+    return exit_code(counts, stopped=stopped, aborted=end.aborted, withheld=withheld)
 
 
 async def _push(settings: Settings, counts: Mapping[str, int], duration_s: float, in_flight: int,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 from aiohttp import web
@@ -21,7 +22,7 @@ from worker.emulator.core.routes import Handler, RouteTable, add_routes, sign_in
 from worker.emulator.core.scenario import BaseFaultRule, BaseScenario
 from worker.emulator.core.stats import Stats
 from worker.emulator.core.tasks import TaskBoard
-from worker.emulator.core.timebase import Clock, TimeBase
+from worker.emulator.core.timebase import Clock, TimeBase, as_utc
 
 
 class Store(Protocol):
@@ -31,6 +32,8 @@ class Store(Protocol):
     def board(self) -> TaskBoard: ...
 
     def advance(self) -> float: ...
+
+    def replace_identity(self, backup_id: str, created_at: datetime | None, resource_id: str | None) -> None: ...
 
 
 S = TypeVar("S", bound=BaseScenario)
@@ -84,6 +87,12 @@ class BaseEmulator(Generic[S, T]):
         """The counters, with task state brought up to now first."""
         self._store.advance()
         return self._stats
+
+    def replace_identity(self, backup_id: str, *, created_at: datetime | None = None,
+                         resource_id: str | None = None) -> None:
+        """Give a backup another creation time or resource under its id (``KeyError`` if it does not exist):
+        tests play a backup replaced between a plan and its run (docs/plans.md, "Approvable plans")."""
+        self._store.replace_identity(backup_id, as_utc(created_at) if created_at is not None else None, resource_id)
 
     def _outstanding(self, user: str) -> int:
         self._store.advance()

@@ -6,7 +6,8 @@ the loop:
 - The end is a GONE answer: 404 ``BackupService.6200`` (or the other gone codes, or the 401 "Malformed
   request url" the client has confirmed). A gateway 404 is NO_SERVICE: retried within the task's time.
 - A plan that names the vault is checked with one look before the DELETE: a backup in another vault is
-  ``failed`` (``vault_mismatch``) and nothing is sent.
+  ``failed`` (``vault_mismatch``) and nothing is sent. The same look checks, for an approvable plan, that
+  the backup is still the one planned (``worker.engine.identity``): one that changed is not sent.
 - The capped busy answers (``answers.busy_limit``: 6201, 6112) fail the task once a code came more often
   than its cap. A 403 DELETE for a backup that a look shows is another project's (shared in, point 9)
   fails that task alone; any other 403 aborts the run.
@@ -29,12 +30,15 @@ from typing import Any
 import structlog
 
 from worker.engine.answer import Answer, AnswerKind
-from worker.engine.outcomes import Outcome, RunAbort, TaskEnd
+from worker.engine.before_send import look_ending, unchanged
+from worker.engine.identity import PlannedIdentities
+from worker.engine.outcomes import Outcome, TaskEnd
 from worker.engine.sighting import Seen, Sighting
-from worker.engine.tracking import BaseRules, TaskSpec, TaskState, Verdict, abort_run, end_task
+from worker.engine.tracking import BaseRules, Ending, TaskSpec, TaskState, Verdict, end_task
 from worker.services.cbr.answers import BUSY_LIMITS, busy_limit, full_code
 from worker.services.cbr.client import CbrClient
 from worker.services.cbr.observe import read_backup, read_delete_log
+from worker.services.identity import read_identity
 
 log = structlog.get_logger()
 
@@ -51,8 +55,9 @@ class CbrRules(BaseRules):
     max_resends: int | None = MAX_RESENDS
     sweep_covers = frozenset({Seen.QUEUED, Seen.RUNNING})
 
-    def __init__(self, client: CbrClient) -> None:
+    def __init__(self, client: CbrClient, planned: PlannedIdentities | None = None) -> None:
         self.client = client
+        self.planned = planned  # an approvable plan's identities: each backup is checked before its DELETE
 
     async def send(self, spec: TaskSpec) -> Answer:
         return await self.client.delete_backup(backup_id(spec))
@@ -67,24 +72,22 @@ class CbrRules(BaseRules):
         limit = busy_limit(answer)
         return None if limit is None else (full_code(answer.error_code) or "", limit)
 
-    async def before_first_send(self, task: TaskState) -> TaskEnd | RunAbort | None:
-        """The plan named the backup's vault: look before the DELETE, and refuse a backup in another vault."""
+    async def before_first_send(self, task: TaskState) -> Ending | None:
+        """The plan named the backup's vault, or recorded its identity (an approvable plan): one look before the
+        DELETE refuses a backup in another vault, or one that is not the backup planned."""
         expected = task.spec.container_id
-        if not expected:
+        planned = self.planned.of_backup(backup_id(task.spec)) if self.planned is not None else None
+        if not expected and planned is None:
             return None
         answer = await self._look(task)
-        if answer.kind is AnswerKind.GONE:
-            return end_task(task.trace, Outcome.ALREADY_ABSENT)
-        if answer.kind is AnswerKind.FATAL:
-            return abort_run(answer)
-        if answer.kind is not AnswerKind.OK:
-            return None  # no verdict on the vault: the DELETE and its answer decide, as without one
+        if answer.kind is not AnswerKind.OK:  # without an identity to check, the DELETE and its answer decide
+            return look_ending(task, answer, required=planned is not None)
         actual = str(answer.data.get("vault_id") or "")
-        if actual.lower() != expected.lower():
+        if expected and actual.lower() != expected.lower():
             return end_task(task.trace, Outcome.FAILED, code="vault_mismatch", message=(
                 f"the backup is in vault {actual or '(none)'}, not in the plan's vault {expected}; nothing was sent"))
         task.where = actual
-        return None
+        return None if planned is None else unchanged(task, planned, read_identity(answer.data, "vault_id"))
 
     async def refused(self, task: TaskState, answer: Answer) -> TaskEnd | None:
         """Point 9: a 403 for a backup shared in from another project fails this task, not the run."""

@@ -10,15 +10,18 @@ from datetime import UTC, datetime
 from worker.cloud.setup import client_options
 from worker.engine.adoption import InProgress, matched, skipped
 from worker.engine.answer import AnswerKind
+from worker.engine.identity import PlannedIdentities
 from worker.engine.preflight import preflight
 from worker.engine.tracking import TaskSpec
 from worker.plan import Task
+from worker.plan.approval import Approving
 from worker.redact import Redactor
 from worker.retention.policy import Policy
 from worker.services.cbr.client import CbrClient
 from worker.services.cbr.entries import ENTRIES
 from worker.services.cbr.planning import cbr_plan_document, decide_cbr, own_backups, render_cbr_plan_yaml
 from worker.services.cbr.rules import CbrRules
+from worker.services.identity import approval_rows
 from worker.services.planning import applied, listed
 from worker.services.service import CloudSession, SessionBase
 from worker.settings import Settings
@@ -57,10 +60,11 @@ class CbrSession(SessionBase[CbrClient]):
         return matched(plan, [(str(backup.get("id")), str(backup.get("vault_id") or ""))
                               for backup in answer.data if not backup.get("parent_id")])
 
-    def rules(self) -> CbrRules:
-        return CbrRules(self.client)
+    def rules(self, planned: PlannedIdentities | None = None) -> CbrRules:
+        return CbrRules(self.client, planned)
 
-    async def plan_from_policy(self, policy: Policy, explain: str | None) -> tuple[list[Task], str]:
+    async def plan_from_policy(self, policy: Policy, explain: str | None,
+                               approving: Approving | None = None) -> tuple[list[Task], str]:
         settings = self.settings
         assert settings.project_id is not None
         deadline = asyncio.get_running_loop().time() + settings.task_timeout_s
@@ -70,7 +74,11 @@ class CbrSession(SessionBase[CbrClient]):
         decisions = await applied(policy, explain, lambda: decide_cbr(own, policy, datetime.now(UTC)))
         deletions = cbr_plan_document(decisions, None)["deletions"]
         tasks = [Task(entry["vault_id"], entry["backup_id"], policy.source, None) for entry in deletions]
-        return tasks, render_cbr_plan_yaml(decisions, settings.project_id)
+        if approving is None:
+            return tasks, render_cbr_plan_yaml(decisions, settings.project_id)
+        planned, kept = approval_rows(decisions, "vault_id", lambda _: None)  # CBR reports no backup size
+        return tasks, approving.render(cbr_plan_document(decisions, settings.project_id), settings.service,
+                                       planned, kept)
 
     async def dry_run_line(self, task: Task, deadline: float) -> str:
         return f"{task.backup_id}" + (f"  # vault {task.container_id}" if task.container_id else "")

@@ -10,16 +10,20 @@ import structlog
 from worker.cloud.setup import client_options
 from worker.engine.adoption import InProgress, matched, skipped
 from worker.engine.answer import AnswerKind
+from worker.engine.identity import PlannedIdentities
 from worker.engine.preflight import preflight
 from worker.engine.tracking import TaskSpec
 from worker.plan import Task
+from worker.plan.approval import Approving
 from worker.redact import Redactor
 from worker.retention.policy import Policy
-from worker.retention.rules import render_plan_yaml
+from worker.retention.rules import plan_document, render_plan_yaml
 from worker.services.csbs.client import CsbsClient
 from worker.services.csbs.entries import ENTRIES
+from worker.services.csbs.identity import CONTAINER_KEY, size_mb
 from worker.services.csbs.planning import plan_from_policy
 from worker.services.csbs.rules import CsbsRules
+from worker.services.identity import approval_rows
 from worker.services.service import CloudSession, SessionBase
 from worker.settings import Settings
 
@@ -61,12 +65,17 @@ class CsbsSession(SessionBase[CsbsClient]):
             deleting.extend((str(item.get("id")), str(item.get("checkpoint_id"))) for item in answer.data)
         return matched(plan, deleting)
 
-    def rules(self) -> CsbsRules:
-        return CsbsRules(self.client)
+    def rules(self, planned: PlannedIdentities | None = None) -> CsbsRules:
+        return CsbsRules(self.client, planned)
 
-    async def plan_from_policy(self, policy: Policy, explain: str | None) -> tuple[list[Task], str]:
+    async def plan_from_policy(self, policy: Policy, explain: str | None,
+                               approving: Approving | None = None) -> tuple[list[Task], str]:
         tasks, decisions = await plan_from_policy(self.client, self.settings, policy, explain)
-        return tasks, render_plan_yaml(decisions, self.settings.project_id)
+        if approving is None:
+            return tasks, render_plan_yaml(decisions, self.settings.project_id)
+        planned, kept = approval_rows(decisions, CONTAINER_KEY, size_mb)
+        return tasks, approving.render(plan_document(decisions, self.settings.project_id), self.settings.service,
+                                       planned, kept)
 
     async def dry_run_line(self, task: Task, deadline: float) -> str:
         if task.backup_id is not None:
