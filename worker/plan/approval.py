@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
 
 import yaml
@@ -30,7 +30,6 @@ import yaml
 from worker.cloud.fields import read_datetime
 from worker.engine.identity import Identity
 from worker.errors import PlanError
-from worker.plan.model import Task
 
 APPROVAL_KEYS: Final = ("approval", "planned", "kept")  # the top-level keys an approvable plan adds
 HEADER_KEYS: Final = ("endpoint", "made_at", "valid_until")  # the keys of its ``approval`` header
@@ -39,6 +38,22 @@ _UNIT_S: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 DEFAULT_VALID_FOR: Final = timedelta(days=1)
 _DUMPER: Final = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml writes 100,000 rows in seconds
 _DIGEST_LINE: Final = "# digest "
+
+
+class Listed(Protocol):
+    """What the check of an approvable plan's rows reads of a task (``worker.plan.Task`` has it)."""
+
+    @property
+    def container_id(self) -> str: ...
+
+    @property
+    def backup_id(self) -> str | None: ...
+
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def line(self) -> int | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +109,7 @@ class Approval:
                 self._containers.setdefault(row.container_id, {})[row.backup_id] = row.identity()
         return self._containers.get(container_id.lower(), {})
 
-    def match(self, tasks: Iterable[Task]) -> None:
+    def match(self, tasks: Iterable[Listed]) -> None:
         """Every task has its planned rows and every row its task, or ``PlanError`` naming the first that does not."""
         covered: set[str] = set()
         for task in tasks:
