@@ -5,7 +5,7 @@ Usage::
     python bench/run.py --quick          # a shortened run of every scenario (about 4 minutes)
     python bench/run.py                  # every scenario in full
     python bench/run.py utilization      # one scenario in full (utilization, overhead, plan_scale, faults,
-                                         #   short, no_progress, busy)
+                                         #   short, no_progress, busy, approval)
     python bench/run.py --quick faults   # one scenario, shortened
 
 Each scenario starts the CSBS (or CBR) emulator in its own process on loopback (``bench/emulator_proc.py``)
@@ -50,6 +50,12 @@ Scenarios:
     by the emulator) and ``requests_per_task_net`` (requests per task without them). Targets: utilization
     >= 0.96 and ``requests_per_task_net`` <= 4.
 
+``approval``
+    What an approvable plan costs: a project of 1,000 backups over 30 servers planned with ``plan_scale``'s
+    policy and deleted (``utilization``'s durations and time factor), per service once from a plain plan and
+    once from ``plan --approvable`` run with ``--expect-digest``: ``requests_per_task`` of the delete runs
+    (``approval_csbs_approvable_requests_per_task``, ...). Target: <= 4 like every run.
+
 Every time factor is printed with its table and is ``time_factor`` in its JSON line. Each run of the
 slot scenarios reports what ``measure_worker_slots`` gives: utilization, requests_per_task, idle and tail
 idle slot time per task, max_outstanding, requests_by_route, the exit code and the report's counts.
@@ -76,6 +82,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from worker.plan.approval import written_digest
 from worker.settings import SETTINGS
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -151,6 +158,8 @@ class Sizes:
     short_tasks: int  # short (each of its two runs)
     no_progress_tasks: int
     planner_servers: int = 2000  # ... spread over this many servers (resource ids)
+    approval_backups: int = 1000  # approval: the project `plan --policy` plans from (PLANNER_POLICY) ...
+    approval_servers: int = 30  # ... over this many servers
 
     def load(self) -> Load:
         """Deletions of 30-300 s: ``tasks`` of them, times ``time_factor``."""
@@ -748,6 +757,56 @@ def _log_event(log_path: Path, event: str) -> dict[str, Any] | None:
     return found
 
 
+def measure_planned_run(workdir: Path, sizes: Sizes, service: str, approvable: bool) -> dict[str, Any]:
+    """``plan --policy`` (``--approvable`` or not) over a project like a retention policy's, then ``delete`` of
+    that plan (with its digest when approvable), the time settings scaled as in ``utilization``: the delete
+    run's slot figures, its requests counted apart from the planner's."""
+    load = sizes.load()
+    policy, plan = workdir / "policy.yaml", workdir / f"approval-{service}.yaml"
+    policy.write_text(PLANNER_POLICY, encoding="utf-8")
+    with emulator(None, load.scaled_durations(), service=service, random_backups=sizes.approval_backups,
+                  servers=sizes.approval_servers, seed=3) as emu:
+        argv = [sys.executable, "-m", "worker", "plan", "--policy", str(policy), "--log-format", "json",
+                "--max-rps", "100000", *(["--approvable"] if approvable else [])]
+        planned = run_process(argv, emu.env(), stdout=plan)
+        if planned.exit_code != 0:
+            raise RuntimeError(f"the planner ({service}) exited {planned.exit_code}")
+        digest = ["--expect-digest", written_digest(plan.read_text(encoding="utf-8"))] if approvable else []
+        before = emu.stats()
+        run = run_worker(emu, plan, [*scaled_flags(load.time_factor), *digest], workdir)
+        after = emu.stats()
+    _check_clean(run, f"approval ({service}, {'approvable' if approvable else 'plain'})")
+    routes = {route: n - before["requests_by_route"].get(route, 0) for route, n in after["requests_by_route"].items()}
+    tasks = len(run.report["results"]) if run.report else 0
+    first, last = run.makespan()
+    figures = slot_figures({**after, "requests_by_route": routes}, last - first, tasks, load.time_factor)
+    return {**figures, "tasks": tasks, "makespan_s": round(last - first, 3), "requests_by_route": routes,
+            "max_outstanding": max(after["max_outstanding"].values()), "exit_code": run.process.exit_code,
+            "counts": run.report["counts"] if run.report else None}
+
+
+def scenario_approval(workdir: Path, sizes: Sizes) -> dict[str, Any]:
+    """What an approvable plan costs a run: the same project planned and deleted twice per service, once from a
+    plain plan, once from an approvable one run with its digest (each backup's identity checked before its
+    DELETE: CSBS one listing per server, CBR the look it makes for the plan's vault_id)."""
+    runs = {f"{service} {kind}": measure_planned_run(workdir, sizes, service, kind == "approvable")
+            for service in SERVICES for kind in ("plain", "approvable")}
+    rows = [[name, r["tasks"], r["utilization"], r["requests_per_task"], r["max_outstanding"],
+             _routes(r["requests_by_route"]), r["exit_code"]] for name, r in runs.items()]
+    load = sizes.load()
+    notes = [f"a project of {sizes.approval_backups:,} backups over {sizes.approval_servers} servers (as plan_scale's, "
+             "180 days), planned with plan_scale's policy; the deletions of the plan: "
+             f"{load.about()}, times {load.time_factor:g}, the worker's time settings too",
+             "requests_per_task = requests of the delete run (preflight included, the planner's not) / tasks",
+             "approvable: `plan --approvable`, run with `delete --expect-digest`"]
+    print_table("approval", ["run", "tasks", "utilization", "requests_per_task", "max_outstanding", "requests",
+                             "exit"], rows, notes)
+    figures = {f"approval_{name.replace(' ', '_')}_{key}": r[key] for name, r in runs.items()
+               for key in ("utilization", "requests_per_task")}
+    emit("approval", {**figures, "time_factor": load.time_factor, "runs": runs})
+    return figures
+
+
 SCENARIOS = {
     "utilization": scenario_utilization,
     "overhead": scenario_overhead,
@@ -756,6 +815,7 @@ SCENARIOS = {
     "short": scenario_short,
     "no_progress": scenario_no_progress,
     "busy": scenario_busy,
+    "approval": scenario_approval,
 }
 HEADLINE = {  # the figure -> the scenario that measures it
     "utilization": "utilization", "requests_per_task": "utilization", "baseline_utilization": "utilization",
@@ -776,7 +836,7 @@ HEADLINE = {  # the figure -> the scenario that measures it
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmarks of csbs-worker against the CSBS and CBR emulators.")
     parser.add_argument("scenario", nargs="?", choices=list(SCENARIOS), help="run only this scenario (default: all)")
-    parser.add_argument("--quick", action="store_true", help="shortened sizes (all seven in about 4 minutes)")
+    parser.add_argument("--quick", action="store_true", help="shortened sizes (all eight in about 5 minutes)")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     names = [args.scenario] if args.scenario else list(SCENARIOS)

@@ -1,17 +1,26 @@
-"""What identifies a backup, read the same way from either service's answers, and the rows an approvable plan
-records of the planner's decisions (docs/plans.md, "Approvable plans").
+"""What identifies a backup, read the same way from either service's answers; the listings that read it before
+the first DELETEs of an approvable plan; and the rows such a plan records of the planner's decisions
+(docs/plans.md, "Approvable plans").
 
 A CSBS checkpoint item and a CBR backup both carry ``resource_id`` and ``created_at`` under those names, and
-what holds them under the service's own key (``checkpoint_id``, ``vault_id``): one reader serves both. How
-and when a service looks at a backup to read it is the service's own (its ``rules``).
+what holds them under the service's own key (``checkpoint_id``, ``vault_id``): one reader serves both.
+
+A GET of each backup before its DELETE would add a call to every task. Instead a run lists the backups of one
+resource (server) once, every page (``ResourceListings``), just before the first DELETE that needs them, and
+keeps what it saw for the run: a retention plan deletes several backups of each server, so one listing serves
+them all. Ids are never reused, so what a listing showed of an id stays true for the run. A backup that the
+listing of its planned resource does not show (gone, or now of another resource) is looked at by its
+service's rules with one GET, which tells which.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from worker.cloud.fields import read_datetime
+from worker.engine.answer import Answer, AnswerKind
 from worker.engine.identity import Identity
 from worker.errors import UsageError
 from worker.retention.rules import parse_created_at
@@ -24,6 +33,32 @@ def read_identity(body: Mapping[str, Any], container_key: str) -> Identity:
     """The identity a service's answer (one backup's JSON) shows."""
     return Identity(str(body.get(container_key) or ""), str(body.get("resource_id") or ""),
                     read_datetime(body.get("created_at")))
+
+
+ListResource = Callable[[str, float], Awaitable[Answer]]
+"""A service's listing of every backup of one resource (its id, a deadline); ``data`` is the list."""
+
+
+class ResourceListings:
+    """The identities of the project's backups by resource, each resource listed once (see the module docstring)."""
+
+    def __init__(self, list_resource: ListResource, container_key: str) -> None:
+        self.list_resource = list_resource
+        self.container_key = container_key
+        self._listed: dict[str, dict[str, Identity]] = {}  # resource id -> backup id -> identity
+        self._locks: dict[str, asyncio.Lock] = {}  # one listing per resource, whatever the tasks waiting for it
+
+    async def identity(self, resource_id: str, backup_id: str, deadline: float) -> Identity | None:
+        """The identity the listing of ``resource_id`` shows for ``backup_id``; None when it shows none (or
+        the listing failed: that is not kept, the next task lists again)."""
+        async with self._locks.setdefault(resource_id, asyncio.Lock()):
+            if resource_id not in self._listed:
+                answer = await self.list_resource(resource_id, deadline)
+                if answer.kind is not AnswerKind.OK:
+                    return None
+                self._listed[resource_id] = {str(item.get("id")).lower(): read_identity(item, self.container_key)
+                                             for item in answer.data}
+        return self._listed[resource_id].get(backup_id.lower())
 
 
 class Decided(Protocol):

@@ -20,7 +20,7 @@ from worker.retention.policy import Policy
 from worker.services.cbr.client import CbrClient
 from worker.services.cbr.entries import ENTRIES
 from worker.services.cbr.planning import cbr_plan_document, decide_cbr, own_backups, render_cbr_plan_yaml
-from worker.services.cbr.rules import CbrRules
+from worker.services.cbr.rules import CONTAINER_KEY, CbrRules
 from worker.services.identity import approval_rows
 from worker.services.planning import applied, listed
 from worker.services.service import CloudSession, SessionBase
@@ -76,7 +76,7 @@ class CbrSession(SessionBase[CbrClient]):
         tasks = [Task(entry["vault_id"], entry["backup_id"], policy.source, None) for entry in deletions]
         if approving is None:
             return tasks, render_cbr_plan_yaml(decisions, settings.project_id)
-        planned, kept = approval_rows(decisions, "vault_id", lambda _: None)  # CBR reports no backup size
+        planned, kept = approval_rows(decisions, CONTAINER_KEY, lambda _: None)  # CBR reports no backup size
         return tasks, approving.render(cbr_plan_document(decisions, settings.project_id), settings.service,
                                        planned, kept)
 

@@ -7,8 +7,8 @@ status ``deleted``, and a failed one as ``error`` with ``fail_op: delete`` (``wo
 CSBS needs no busy caps and no re-send cap. Its sweep lists the backups in ``deleting`` (one status per
 listing: a task seen queued is not concluded from its absence). A run of an approvable plan checks before
 each first DELETE that the backup is still the one planned (``worker.engine.identity``): a backup's identity
-comes from one listing per resource (``worker.services.csbs.identity``), a whole record's from the listing
-of its backups; a backup or record that changed is not sent.
+comes from one listing per resource (``worker.services.identity``), a whole record's from the listing of
+its backups; a backup or record that changed is not sent.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from worker.engine.outcomes import Outcome
 from worker.engine.sighting import Seen, Sighting
 from worker.engine.tracking import BaseRules, Ending, TaskSpec, TaskState, end_task
 from worker.services.csbs.client import CsbsClient
-from worker.services.csbs.identity import CONTAINER_KEY, ResourceListings
+from worker.services.csbs.identity import CONTAINER_KEY, resource_listings
 from worker.services.csbs.observe import read_item, read_record
 from worker.services.identity import read_identity
 
@@ -37,7 +37,7 @@ class CsbsRules(BaseRules):
     def __init__(self, client: CsbsClient, planned: PlannedIdentities | None = None) -> None:
         self.client = client
         self.planned = planned  # an approvable plan's identities: each backup is checked before its DELETE
-        self.listings = ResourceListings(client)
+        self.listings = resource_listings(client)
 
     async def send(self, spec: TaskSpec) -> Answer:
         if spec.backup_id is None:
