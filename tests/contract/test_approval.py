@@ -82,6 +82,7 @@ def test_an_approved_plan_runs_and_running_it_again_deletes_nothing_new(
     assert {(row["resource_id"], row["kept"]) for row in document["kept"]} == {(SERVER_A, 2), (SERVER_B, 2)}
     assert f"# digest {digest}" in plan.stdout.splitlines()[:3]
     assert first.code == 0 and first.named("plan_approved")[0]["digest"] == digest
+    assert first.report is not None and first.report["plan_digest"] == digest
     assert service.outcomes(first) == dict.fromkeys(doomed, "deleted")
     assert sent == 5 and not doomed & left and set(a[3:] + b[2:]) <= left
     assert again.code == 0
@@ -92,8 +93,8 @@ def test_an_approved_plan_runs_and_running_it_again_deletes_nothing_new(
 def expired(text: str) -> str:
     """The plan made two days ago and valid for one."""
     made, until = datetime.now(UTC) - timedelta(days=2), datetime.now(UTC) - timedelta(days=1)
-    text = re.sub(r"made_at: '[^']+'", f"made_at: '{made:%Y-%m-%dT%H:%M:%SZ}'", text)
-    return re.sub(r"valid_until: '[^']+'", f"valid_until: '{until:%Y-%m-%dT%H:%M:%SZ}'", text)
+    text = re.sub(r'made_at: "[^"]+"', f'made_at: "{made:%Y-%m-%dT%H:%M:%SZ}"', text)
+    return re.sub(r'valid_until: "[^"]+"', f'valid_until: "{until:%Y-%m-%dT%H:%M:%SZ}"', text)
 
 
 REFUSALS: dict[str, tuple[Callable[[str], str], str, str]] = {

@@ -4,6 +4,7 @@ end (both services, over the emulators): tests/contract/test_approval.py."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -14,6 +15,7 @@ from worker.engine.identity import Identity, difference, record_difference
 from worker.errors import PlanError
 from worker.plan import read_plan
 from worker.plan.approval import Approving, endpoint_host, parse_valid_for, written_digest
+from worker.run.show import show_plan
 from worker.services.registry import entries
 
 from .samples import C1, C2, C3, I1, I2, I3, PROJECT
@@ -93,7 +95,7 @@ FAULTS: dict[str, tuple[Callable[[str], str], str, str]] = {
     "a planned row in another record": (lambda t: t.replace(f"checkpoint_id: {C1}, resource_id: {R2}",
                                                             f"checkpoint_id: {C2}, resource_id: {R2}"),
                                         f"backup_id: {I2}", f"is planned in {C2}"),
-    "a time that is not one": (lambda t: t.replace("'2026-01-02T00:00:00.000000'", "yesterday"),
+    "a time that is not one": (lambda t: t.replace('"2026-01-02T00:00:00.000000"', "yesterday"),
                                "yesterday", "'yesterday' is not a time"),
     "an unknown key": (lambda t: t.replace("size_mb: 40", "size: 40"), "size: 40", "unknown key 'size'"),
     "a size that is not a number": (lambda t: t.replace("size_mb: 40", "size_mb: big"), "size_mb: big",
@@ -104,7 +106,7 @@ FAULTS: dict[str, tuple[Callable[[str], str], str, str]] = {
     "rows without an approval": (lambda t: t.replace("approval:", "# approval:"), f"backup_id: {I1}",
                                  "'planned' belongs to an approvable plan"),
     "no project": (lambda t: t.replace("project_id:", "# project_id:"), "approval:", "states its 'project_id'"),
-    "a validity that ends first": (lambda t: t.replace("valid_until: '2026-12-05T16", "valid_until: '2026-12-04T16"),
+    "a validity that ends first": (lambda t: t.replace('valid_until: "2026-12-05T16', 'valid_until: "2026-12-04T16'),
                                    "approval:", "valid_until must come after made_at"),
 }
 
@@ -159,3 +161,41 @@ def test_valid_for_refuses_anything_else(text: str) -> None:
                                            ("https://csbs.example:443", "csbs.example:443")])
 def test_an_endpoint_is_named_by_its_host_and_given_port(url: str, host: str) -> None:
     assert endpoint_host(url) == host
+
+
+@pytest.mark.parametrize("name", ["yes", "null", "1.5", "0123", "2026-01-01", "web: 1", "a # b", "'q'", '"dq"',
+                                  " padded ", "ünïcödé ☃", "tab\there", "line\nbreak", "[x]", "{y}", "-", "~", ""])
+def test_any_text_is_written_so_that_it_reads_back_as_itself(name: str, write_plan: Callable[..., str]) -> None:
+    """The plan is written without a YAML library: every text reads back as the same string (so the digest
+    written is the digest read), whatever YAML would make of it unquoted."""
+    document = {"project_id": PROJECT, "deletions": []}
+    kept = [{"resource_id": R1, "resource_name": name or "x", "kept": 1, "oldest": "2026-01-01T00:00:00Z",
+             "newest": "2026-01-01T00:00:00Z"}, {"resource_id": name or "y", "kept": 0}]
+    text = Approving("https://csbs.example", MADE).render(document, "csbs", [], kept)
+    approval = read_plan([write_plan(text)]).approval
+    assert approval is not None and approval.digest == written_digest(text)
+    assert [row.resource_name for row in approval.kept] == [(name or "x").strip(), None]
+    assert approval.kept[1].resource_id == (name or "y").strip()
+
+
+def test_show_fits_one_screen_and_says_when_a_plan_expired(write_plan: Callable[..., str]) -> None:
+    """35 resources: the 30 with the most deletions are listed and the rest counted (`--all` lists them all);
+    a plan past its validity says EXPIRED."""
+    servers = [f"00000000-0000-4000-8000-{n:012d}" for n in range(35)]
+    backups = [f"00000000-0000-4000-9000-{n:012d}" for n in range(36)]
+    planned = [{"backup_id": backup, "checkpoint_id": C1, "resource_id": servers[min(n, 34)],
+                "created_at": "2026-01-01T00:00:00.000000", "size_mb": 512} for n, backup in enumerate(backups)]
+    text = Approving("https://csbs.example", MADE).render(
+        {"project_id": PROJECT, "deletions": [{"checkpoint_id": C1, "checkpoint_items": backups}]}, "csbs", planned,
+        [{"resource_id": server, "kept": 1} for server in servers])
+    path = write_plan(text)
+    shown, every = io.StringIO(), io.StringIO()
+    assert show_plan(path, out=shown, now=MADE + timedelta(days=2)) == 0
+    assert show_plan(path, every=True, out=every, now=MADE) == 0
+    lines = shown.getvalue().splitlines()
+    assert "(EXPIRED)" in lines[3] and "  deletes   36 backups of 35 resources, frees 18.0 GB; keeps 35" in lines
+    assert lines[8].startswith(servers[34]) and lines[8].split()[2:4] == ["1", "2"]  # the most deletions first
+    assert sum(line.startswith("00000000-") for line in lines) == 30
+    assert lines[-1].startswith("(5 more resources")
+    assert sum(line.startswith("00000000-") for line in every.getvalue().splitlines()) == 35
+    assert "(23 h 59 min left)" in every.getvalue()

@@ -203,7 +203,7 @@ class DeleteRun(Lifecycle):
             settings=self.settings_used or settings, run_id=self.run_id, started_at=self.started_at or ended_at,
             ended_at=ended_at, results=self.results, end=self.end, calls=self.calls,
             dry_run=self.request.dry_run, stopped=self.stopped, error=error, display=self.display,
-            redact=self.redactor.text)
+            redact=self.redactor.text, plan_digest=self.approval.digest if self.approval else None)
 
 
 def _check_writable(path: str) -> None:

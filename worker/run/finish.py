@@ -35,7 +35,8 @@ class RunEnd:
 
 async def finish_delete(*, settings: Settings, run_id: str, started_at: float, ended_at: float, results: Results,
                         end: RunEnd, calls: Mapping[str, int], dry_run: bool, stopped: bool,
-                        error: CsbsWorkerError | None, display: Display, redact: Callable[[str], str]) -> ExitCode:
+                        error: CsbsWorkerError | None, display: Display, redact: Callable[[str], str],
+                        plan_digest: str | None = None) -> ExitCode:
     """Summary, report and metrics; returns the exit code."""
     counts = results.counts()
     code = _exit_code(counts, end, stopped, error, results.with_code(CHANGED_SINCE_PLAN))
@@ -47,6 +48,8 @@ async def finish_delete(*, settings: Settings, run_id: str, started_at: float, e
         header = {"run_id": run_id, "started_at": iso(started_at), "ended_at": iso(ended_at),
                   "service": settings.service, "project_id": settings.project_id, "dry_run": dry_run,
                   "exit_code": int(code), "calls": dict(calls)}
+        if plan_digest is not None:  # an approvable plan's: the report names what ran
+            header["plan_digest"] = plan_digest
         try:
             await asyncio.to_thread(write_report, settings.report, header, results, redact,
                                     lookup.service(settings.service).id_keys)
