@@ -2,10 +2,10 @@
 
 Usage::
 
-    python bench/run.py --quick          # a shortened run of every scenario (about 5.5 minutes)
+    python bench/run.py --quick          # a shortened run of every scenario (about 7 minutes)
     python bench/run.py                  # every scenario in full
     python bench/run.py utilization      # one scenario in full (utilization, overhead, plan_scale, faults,
-                                         #   short, no_progress, busy, fleet)
+                                         #   short, no_progress, busy, fleet, approval)
     python bench/run.py --quick faults   # one scenario, shortened
 
 Each scenario starts the CSBS (or CBR) emulator in its own process on loopback (``bench/emulator_proc.py``)
@@ -61,6 +61,13 @@ Scenarios:
     Then work conservation: one user's two CSBS and one CBR targets in a fleet (a second user beside it)
     against the same deletions in one target alone: makespan ratio <= 1.10.
 
+``approval``
+    What an approvable plan costs: a project of 1,000 backups over 30 servers (``--quick``: 400 over 12)
+    planned with ``plan_scale``'s
+    policy and deleted (``utilization``'s durations and time factor), per service once from a plain plan and
+    once from ``plan --approvable`` run with ``--expect-digest``: ``requests_per_task`` of the delete runs
+    (``approval_csbs_approvable_requests_per_task``, ...). Target: <= 4 like every run.
+
 Every time factor is printed with its table and is ``time_factor`` in its JSON line. Each run of the
 slot scenarios reports what ``measure_worker_slots`` gives: utilization, requests_per_task, idle and tail
 idle slot time per task, max_outstanding, requests_by_route, the exit code and the report's counts.
@@ -87,6 +94,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from worker.plan.approval import written_digest
 from worker.settings import SETTINGS
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -150,7 +158,7 @@ class Load:
 
 @dataclass(frozen=True)
 class Sizes:
-    """How big each scenario is; ``FULL`` as the issue asks, ``QUICK`` to run everything in about 5.5 minutes."""
+    """How big each scenario is; ``FULL`` as the issue asks, ``QUICK`` to run everything in about 7 minutes."""
 
     tasks: int  # utilization, faults and busy
     time_factor: float  # multiplies every real-world duration (tasks, polls, retries, timeouts) of the first two
@@ -164,6 +172,8 @@ class Sizes:
     short_tasks: int  # short (each of its two runs)
     no_progress_tasks: int
     planner_servers: int = 2000  # ... spread over this many servers (resource ids)
+    approval_backups: int = 1000  # approval: the project `plan --policy` plans from (PLANNER_POLICY) ...
+    approval_servers: int = 30  # ... over this many servers
 
     def load(self) -> Load:
         """Deletions of 30-300 s: ``tasks`` of them, times ``time_factor``."""
@@ -180,7 +190,8 @@ FULL = Sizes(tasks=300, time_factor=0.005, baseline_tasks=40, overhead_tasks=20_
 # and busy scales by 0.002 (30 s is 60 ms) instead of 0.003.
 QUICK = Sizes(tasks=200, time_factor=0.003, baseline_tasks=12, overhead_tasks=10_000, baseline_overhead_tasks=1_000,
               plan_entries=(100_000, 1_000_000), retry_after_variant=False, planner_backups=(100_000,),
-              busy_time_factor=0.002, short_tasks=150, no_progress_tasks=150)
+              busy_time_factor=0.002, short_tasks=150, no_progress_tasks=150, approval_backups=400,
+              approval_servers=12)
 
 
 # -- plans -----------------------------------------------------------------------------------------------
@@ -777,6 +788,56 @@ def scenario_fleet(workdir: Path, sizes: Sizes) -> dict[str, Any]:
     return measure_fleet(workdir, quick=sizes is QUICK)
 
 
+def measure_planned_run(workdir: Path, sizes: Sizes, service: str, approvable: bool) -> dict[str, Any]:
+    """``plan --policy`` (``--approvable`` or not) over a project like a retention policy's, then ``delete`` of
+    that plan (with its digest when approvable), the time settings scaled as in ``utilization``: the delete
+    run's slot figures, its requests counted apart from the planner's."""
+    load = sizes.load()
+    policy, plan = workdir / "policy.yaml", workdir / f"approval-{service}.yaml"
+    policy.write_text(PLANNER_POLICY, encoding="utf-8")
+    with emulator(None, load.scaled_durations(), service=service, random_backups=sizes.approval_backups,
+                  servers=sizes.approval_servers, seed=3) as emu:
+        argv = [sys.executable, "-m", "worker", "plan", "--policy", str(policy), "--log-format", "json",
+                "--max-rps", "100000", *(["--approvable"] if approvable else [])]
+        planned = run_process(argv, emu.env(), stdout=plan)
+        if planned.exit_code != 0:
+            raise RuntimeError(f"the planner ({service}) exited {planned.exit_code}")
+        digest = ["--expect-digest", written_digest(plan.read_text(encoding="utf-8"))] if approvable else []
+        before = emu.stats()
+        run = run_worker(emu, plan, [*scaled_flags(load.time_factor), *digest], workdir)
+        after = emu.stats()
+    _check_clean(run, f"approval ({service}, {'approvable' if approvable else 'plain'})")
+    routes = {route: n - before["requests_by_route"].get(route, 0) for route, n in after["requests_by_route"].items()}
+    tasks = len(run.report["results"]) if run.report else 0
+    first, last = run.makespan()
+    figures = slot_figures({**after, "requests_by_route": routes}, last - first, tasks, load.time_factor)
+    return {**figures, "tasks": tasks, "makespan_s": round(last - first, 3), "requests_by_route": routes,
+            "max_outstanding": max(after["max_outstanding"].values()), "exit_code": run.process.exit_code,
+            "counts": run.report["counts"] if run.report else None}
+
+
+def scenario_approval(workdir: Path, sizes: Sizes) -> dict[str, Any]:
+    """What an approvable plan costs a run: the same project planned and deleted twice per service, once from a
+    plain plan, once from an approvable one run with its digest (each backup's identity checked before its
+    DELETE: CSBS one listing per server, CBR the look it makes for the plan's vault_id)."""
+    runs = {f"{service} {kind}": measure_planned_run(workdir, sizes, service, kind == "approvable")
+            for service in SERVICES for kind in ("plain", "approvable")}
+    rows = [[name, r["tasks"], r["utilization"], r["requests_per_task"], r["max_outstanding"],
+             _routes(r["requests_by_route"]), r["exit_code"]] for name, r in runs.items()]
+    load = sizes.load()
+    notes = [f"a project of {sizes.approval_backups:,} backups over {sizes.approval_servers} servers (as plan_scale's, "
+             "180 days), planned with plan_scale's policy; the deletions of the plan: "
+             f"{load.about()}, times {load.time_factor:g}, the worker's time settings too",
+             "requests_per_task = requests of the delete run (preflight included, the planner's not) / tasks",
+             "approvable: `plan --approvable`, run with `delete --expect-digest`"]
+    print_table("approval", ["run", "tasks", "utilization", "requests_per_task", "max_outstanding", "requests",
+                             "exit"], rows, notes)
+    figures = {f"approval_{name.replace(' ', '_')}_{key}": r[key] for name, r in runs.items()
+               for key in ("utilization", "requests_per_task")}
+    emit("approval", {**figures, "time_factor": load.time_factor, "runs": runs})
+    return figures
+
+
 SCENARIOS = {
     "utilization": scenario_utilization,
     "overhead": scenario_overhead,
@@ -786,6 +847,7 @@ SCENARIOS = {
     "no_progress": scenario_no_progress,
     "busy": scenario_busy,
     "fleet": scenario_fleet,
+    "approval": scenario_approval,
 }
 HEADLINE = {  # the figure -> the scenario that measures it
     "utilization": "utilization", "requests_per_task": "utilization", "baseline_utilization": "utilization",
@@ -800,13 +862,14 @@ HEADLINE = {  # the figure -> the scenario that measures it
        for who in ("", "cbr_", "baseline_")
        for figure in ("utilization", "requests_per_task")},
     "busy_requests_per_task_net": "busy", "busy_cbr_requests_per_task_net": "busy",
+    "approval_csbs_approvable_requests_per_task": "approval", "approval_cbr_approvable_requests_per_task": "approval",
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmarks of csbs-worker against the CSBS and CBR emulators.")
     parser.add_argument("scenario", nargs="?", choices=list(SCENARIOS), help="run only this scenario (default: all)")
-    parser.add_argument("--quick", action="store_true", help="shortened sizes (all eight in about 5.5 minutes)")
+    parser.add_argument("--quick", action="store_true", help="shortened sizes (all nine in about 7 minutes)")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     names = [args.scenario] if args.scenario else list(SCENARIOS)

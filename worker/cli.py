@@ -1,8 +1,9 @@
 """The composition root: argv -> a typed request -> a run; the run's exit code -> the process.
 
 ``main`` installs the stop handlers first thing (a SIGTERM in the first instant still ends with a report and
-exit 4), parses argv, and hands a ``DeleteRequest``, ``PlanRequest`` or ``FleetRequest`` to its run. Nothing
-imports this module. It alone wires the embedded emulator, imported only for ``--emulator`` and ``emulator``.
+exit 4), parses argv, and hands a ``DeleteRequest``, ``PlanRequest`` or ``FleetRequest`` to its run (``show``
+reads a plan and prints its summary). Nothing imports this module. It alone wires the embedded emulator,
+imported only for ``--emulator`` and ``emulator``.
 """
 
 from __future__ import annotations
@@ -45,7 +46,15 @@ def _delete(args: argparse.Namespace, stops: StopRequests) -> int:
 def _plan(args: argparse.Namespace, stops: StopRequests) -> int:
     from worker.run import PlanRequest, PlanRun
 
-    return PlanRun(PlanRequest(flags=_flags(args), policy=args.policy, explain=args.explain), stops).execute()
+    request = PlanRequest(flags=_flags(args), policy=args.policy, explain=args.explain, approvable=args.approvable,
+                          valid_for=args.valid_for)
+    return PlanRun(request, stops).execute()
+
+
+def _show(args: argparse.Namespace, stops: StopRequests) -> int:
+    from worker.run.show import show_plan
+
+    return show_plan(args.plan, every=args.all)
 
 
 def _fleet(args: argparse.Namespace, stops: StopRequests) -> int:
@@ -109,6 +118,10 @@ def _add_plan(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
                     "to stdout, ready for `csbs-worker delete -`.")
     parser.add_argument("--policy", metavar="FILE", required=True, help="the retention policy (YAML)")
     parser.add_argument("--explain", metavar="FILE", help="write every keep/delete decision as JSON")
+    parser.add_argument("--approvable", action="store_true",
+                        help="write an approvable plan: endpoint, validity, what identified each backup, a digest")
+    parser.add_argument("--valid-for", metavar="TIME",
+                        help="with --approvable: how long the plan may be run, e.g. 24h, 90m, 7d (default 24h)")
     _add_settings(parser, "plan")
     parser.set_defaults(handler=_plan)
 
@@ -131,6 +144,16 @@ def _add_fleet(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=_fleet)
 
 
+def _add_show(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "show", help="summarise an approvable plan for its reviewer (nothing is sent)",
+        description="Read an approvable plan as `delete` would and print, on one screen, its digest, validity, "
+                    "and per resource what it keeps and deletes.")
+    parser.add_argument("plan", metavar="PLAN", help="an approvable plan (csbs-worker plan --approvable)")
+    parser.add_argument("--all", action="store_true", help="list every resource, not only the first 30")
+    parser.set_defaults(handler=_show)
+
+
 def build_parser(with_emulator: bool = True) -> argparse.ArgumentParser:
     """The whole command line; the emulator's options only when ``with_emulator`` (importing it costs)."""
     parser = argparse.ArgumentParser(prog="csbs-worker", description="Delete CSBS backups in bulk, safely and fast.")
@@ -139,6 +162,7 @@ def build_parser(with_emulator: bool = True) -> argparse.ArgumentParser:
     _add_delete(commands)
     _add_plan(commands)
     _add_fleet(commands)
+    _add_show(commands)
     emulator = commands.add_parser("emulator", help="serve the CSBS emulator (tests, benchmarks, trials)")
     if with_emulator:
         from worker.emulator import add_arguments as add_emulator_arguments

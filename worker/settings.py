@@ -11,6 +11,7 @@ import difflib
 import ipaddress
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -90,6 +91,14 @@ def _positive_float(text: str) -> float:
     if not math.isfinite(value) or value <= 0:
         raise ValueError("must be a number above 0")
     return value
+
+
+def _digest(text: str) -> str:
+    """An approvable plan's digest (``--expect-digest``): 64 hex digits, optionally after ``sha256:``."""
+    match = re.fullmatch(r"(?:sha256:)?([0-9a-fA-F]{64})", text.strip())
+    if match is None:
+        raise ValueError("must be a SHA-256 digest: 64 hex digits, as `csbs-worker plan --approvable` printed it")
+    return match.group(1).lower()
 
 
 def _choice(*allowed: str) -> Callable[[str], str]:
@@ -200,6 +209,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("task_timeout", _positive_float, 1800.0, "seconds to follow one task", "task_timeout_s"),
     SettingSpec("max_rps", _positive_float, 10.0, "API requests per second, all calls together", commands=BOTH),
     SettingSpec("max_deletions", _positive_int, None, "refuse a plan with more tasks than this"),
+    SettingSpec("expect_digest", _digest, None, "run only the approvable plan with this digest (as `plan "
+                "--approvable` printed it), before it expires, at its project, service and endpoint",
+                value_name="SHA256"),
     SettingSpec("deadline", _positive_float, None, "seconds the run may take before it stops (exit 4)",
                 "deadline_s", commands=RUN),
     SettingSpec("grace", _seconds, 60.0, "seconds to follow tasks in flight after a stop", "grace_s",
@@ -250,6 +262,7 @@ class Settings:
     task_timeout_s: float
     max_rps: float
     max_deletions: int | None
+    expect_digest: str | None
     deadline_s: float | None
     grace_s: float
     report: str | None

@@ -12,15 +12,15 @@ from rich.table import Table
 from rich.text import Text
 
 from worker.display import Display
-from worker.engine.outcomes import Outcome
+from worker.engine.outcomes import CHANGED_SINCE_PLAN, Outcome
 
 MAX_PROBLEMS_SHOWN = 20  # the report lists them all
 PROBLEM_OUTCOMES = (Outcome.FAILED, Outcome.TIMED_OUT)
 
 _OUTCOME_STYLE = {"deleted": "green", "already_absent": "green", "failed": "red", "timed_out": "red",
                   "not_attempted": "yellow"}
-_EXIT_MEANING = {0: "all done", 1: "some tasks failed or timed out", 2: "bad input, nothing deleted",
-                 3: "aborted", 4: "stopped early, the report says what is left"}
+_EXIT_MEANING = {0: "all done", 1: "some tasks failed or timed out (or changed since their plan)",
+                 2: "bad input, nothing deleted", 3: "aborted", 4: "stopped early, the report says what is left"}
 
 
 class EndedTask(Protocol):
@@ -64,12 +64,12 @@ class RunView:
 
 def problems_of(results: Iterable[EndedTask], redact: Callable[[str], str] = str,
                 keep: int = MAX_PROBLEMS_SHOWN) -> tuple[tuple[Problem, ...], int]:
-    """The first ``keep`` failed or timed-out tasks (messages passed through ``redact``: a server may echo
-    a secret in one), and how many there are in all."""
+    """The first ``keep`` failed or timed-out tasks, and those not sent because their backup changed since the
+    plan (messages passed through ``redact``: a server may echo a secret in one), and how many there are in all."""
     kept: list[Problem] = []
     count = 0
     for result in results:
-        if result.outcome not in PROBLEM_OUTCOMES:
+        if result.outcome not in PROBLEM_OUTCOMES and result.error_code != CHANGED_SINCE_PLAN:
             continue
         count += 1
         if len(kept) < keep:

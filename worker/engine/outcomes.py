@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+CHANGED_SINCE_PLAN = "changed_since_plan"
+"""The error code of a task not sent because its backup is not the one an approvable plan recorded
+(``worker.engine.identity``); such a task is ``not_attempted`` and makes the run exit 1."""
+
 ID_KEYS = ("container_id", "backup_id")
 """A report row's names for a task's two ids when no service names them (each service gives its own)."""
 

@@ -45,6 +45,10 @@ class Results:
         counted[Outcome.NOT_ATTEMPTED] += len(self.plan) - len(self.by_index)
         return {str(outcome): counted[outcome] for outcome in Outcome}
 
+    def with_code(self, code: str) -> int:
+        """How many tasks ended with this error code (e.g. ``changed_since_plan``)."""
+        return sum(1 for result in self.by_index.values() if result.error_code == code)
+
     def iter_json(self, id_keys: tuple[str, str] = ID_KEYS) -> Iterator[dict[str, Any]]:
         """Every task's result in plan order, streaming; ``id_keys`` as the service names a task's ids."""
         for index, task in enumerate(self.plan):
@@ -54,14 +58,16 @@ class Results:
             yield result.to_json(id_keys)
 
 
-def exit_code(counts: Mapping[str, int], *, stopped: bool, aborted: bool, unfinished: bool = False) -> ExitCode:
+def exit_code(counts: Mapping[str, int], *, stopped: bool, aborted: bool, unfinished: bool = False,
+              withheld: int = 0) -> ExitCode:
     """The exit code of docs/design.md: abort beats stop beats failures; ``unfinished`` (the cloud failed
-    before the tasks could be known) counts as a failure."""
+    before the tasks could be known) and ``withheld`` tasks (not sent because the backup changed since an
+    approvable plan was made) count as failures."""
     if aborted:
         return ExitCode.ABORTED
     if stopped:
         return ExitCode.STOPPED
-    if unfinished or counts.get(Outcome.FAILED, 0) or counts.get(Outcome.TIMED_OUT, 0):
+    if unfinished or withheld or counts.get(Outcome.FAILED, 0) or counts.get(Outcome.TIMED_OUT, 0):
         return ExitCode.INCOMPLETE
     return ExitCode.OK
 

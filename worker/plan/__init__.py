@@ -12,6 +12,8 @@ task. The parts, one job each:
 - ``ids`` and ``messages``: what an id is, and the words both entry checks use;
 - ``builder``: collecting tasks and merging duplicates;
 - ``model``: ``Task`` and ``Plan`` and their compact memory layout;
+- ``approval`` and ``approval_yaml``: approvable plans (``Plan.approval``): their digest, their checks,
+  how ``plan --approvable`` writes one and how its YAML reads;
 - ``reader``: ``read_plan`` itself, and ``reads_stdin``.
 
 IDs are UUIDs in the canonical 8-4-4-4-12 form, in any case; they are normalised to lower case.

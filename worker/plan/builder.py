@@ -19,12 +19,15 @@ import bisect
 from array import array
 from collections.abc import Callable
 from functools import partial
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from worker.errors import PlanError
 from worker.plan.model import ID_BYTES, ITEM, NO_ITEM, NO_VAULT, RECORD, WHOLE, Plan, format_uuid
 from worker.plan.schema import RECORD_ENTRIES, EntrySchema
 from worker.yamlsource import quote
+
+if TYPE_CHECKING:
+    from worker.plan.approval import Approval
 
 MAX_DUPLICATE_WARNINGS: Final = 20  # itemised duplicate warnings; the rest are only counted
 
@@ -47,6 +50,7 @@ class PlanBuilder:
         self._duplicates = 0
         self._project_id = project_id
         self._declared: tuple[str, str] | None = None  # (project id, where) of the first declaration
+        self.approval: Approval | None = None  # an approvable plan's (``worker.plan.approval_yaml``)
 
     @property
     def source(self) -> str:
@@ -55,6 +59,8 @@ class PlanBuilder:
 
     def begin_source(self, name: str) -> None:
         """Start the tasks of the next source."""
+        if self.approval is not None:
+            raise PlanError(name, None, "an approvable plan is read alone: give it as the only PLAN")
         self.sources.append(name)
         self.starts.append(len(self.whole))
 
@@ -73,7 +79,7 @@ class PlanBuilder:
                 f"(only the first {MAX_DUPLICATE_WARNINGS} are listed)"
             )
         declared = self._declared[0] if self._declared else None
-        return Plan(
+        plan = Plan(
             sources=tuple(self.sources),
             starts=self.starts,
             keys=self.keys,
@@ -82,7 +88,18 @@ class PlanBuilder:
             project_id=declared,
             service=self.service,
             shape=self.schema.shape,
+            approval=self.approval,
         )
+        if self.approval is not None:
+            if len(self.sources) > 1:
+                raise PlanError(self.approval.source, None, "an approvable plan is read alone: give it as the "
+                                "only PLAN")
+            self.approval.match(plan)
+        return plan
+
+    def approve(self, approval: Approval) -> None:
+        """The source being read is an approvable plan (checked against its tasks by ``finish``)."""
+        self.approval = approval
 
     def declare_service(self, declared: str, line: int) -> None:
         """A plan that says which service it is for must be for the run's service."""

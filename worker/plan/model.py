@@ -14,9 +14,12 @@ import bisect
 from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Final, overload
+from typing import TYPE_CHECKING, Final, overload
 
 from worker.plan.schema import RECORD_ENTRIES, Shape
+
+if TYPE_CHECKING:
+    from worker.plan.approval import Approval
 
 STDIN_SOURCE: Final = "<stdin>"  # the source name of a plan read from standard input
 ID_BYTES: Final = 16
@@ -44,7 +47,7 @@ class Task:
 class Plan(Sequence[Task]):
     """The tasks of a plan, deduplicated, in the order first listed; ``Task`` objects are made on access."""
 
-    __slots__ = ("_keys", "_lines", "_starts", "_whole", "project_id", "service", "shape", "sources")
+    __slots__ = ("_keys", "_lines", "_starts", "_whole", "approval", "project_id", "service", "shape", "sources")
 
     def __init__(
         self,
@@ -57,11 +60,13 @@ class Plan(Sequence[Task]):
         project_id: str | None = None,
         service: str = RECORD_ENTRIES.service,
         shape: Shape = Shape.RECORDS,
+        approval: Approval | None = None,
     ) -> None:
         self.sources = sources  #: every source read, in order ("<stdin>" for standard input)
         self.project_id = project_id  #: the project the plan declares (YAML ``project_id``), if any
         self.service = service  #: the name of the service the plan was read for
         self.shape = shape  #: what its entries name (``Shape``): how its tasks read
+        self.approval = approval  #: what an approvable plan states besides its deletions (None: not one)
         self._starts = list(starts)  # index of the first task of each source
         self._keys = keys if keys is not None else bytearray()
         self._whole = whole if whole is not None else bytearray()

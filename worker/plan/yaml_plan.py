@@ -5,7 +5,8 @@ A plan is a mapping ``{service: ..., project_id: ..., deletions: [entry, ...]}``
 record) or ``{checkpoint_id: ID, checkpoint_items: [ID, ...]}`` (only these backups); a CBR entry is
 ``{backup_id: ID}`` or ``{backup_id: ID, vault_id: ID}`` (the vault as a check). ``service: csbs|cbr``
 says which service the plan is for: a plan for the other one is refused, and so is an entry with the
-other service's keys. The node tree comes from ``worker.yamlsource`` (lines,
+other service's keys. A mapping with an ``approval`` header (and ``planned`` and ``kept`` rows) is an
+approvable plan: ``worker.plan.approval_yaml`` reads those parts. The node tree comes from ``worker.yamlsource`` (lines,
 repeated keys and deep nesting refused); this module checks its shape and feeds the builder.
 """
 
@@ -16,6 +17,8 @@ from typing import Final
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from worker.errors import PlanError
+from worker.plan.approval import APPROVAL_KEYS
+from worker.plan.approval_yaml import read_approval
 from worker.plan.builder import PlanBuilder
 from worker.plan.ids import bad_id_reason, id_bytes
 from worker.plan.messages import (
@@ -61,11 +64,13 @@ def _entries(builder: PlanBuilder, root: Node) -> list[Node]:
             "a YAML plan must be a mapping with 'deletions' (and optional 'service', 'project_id') "
             f"or a list of entries; found {describe_node(root)}",
         )
-    fields = _mapping(builder, root, PLAN_KEYS, "plan")
+    fields = _mapping(builder, root, (*PLAN_KEYS, *APPROVAL_KEYS), "plan")
     if "service" in fields:  # first: a plan for the other service is refused as that, not for its entries
         _service(builder, fields["service"])
     if "project_id" in fields:
         _project(builder, fields["project_id"])
+    if any(key in fields for key in APPROVAL_KEYS):  # an approvable plan (worker.plan.approval)
+        builder.approve(read_approval(builder, fields, root))
     deletions = fields.get("deletions")
     if deletions is None:
         raise builder.error(line_of(root), "the plan has no 'deletions' list")

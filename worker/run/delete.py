@@ -2,9 +2,10 @@
 
 Phases, each inside the run's one cancel scope (``Lifecycle``): check the request and the report path,
 read the plan off the event loop (so a stop interrupts even a read of a terminal; an empty plan ends the run
-there, exit 0, with no cloud asked anything), start the embedded emulator (``--emulator``), preflight, plan
-from ``--policy``, check the size, then either the dry run or adoption of deletions already in progress and
-the scheduler. ``finish`` always writes the summary, the report and the metrics.
+there, exit 0, with no cloud asked anything), start the embedded emulator (``--emulator``), check an
+approvable plan's approval (``worker.run.approved``), preflight, plan from ``--policy``, check the size, then
+either the dry run or adoption of deletions already in progress and the scheduler. ``finish`` always writes
+the summary, the report and the metrics.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from worker.engine.scheduler import Scheduler
 from worker.errors import CsbsWorkerError, UsageError
 from worker.output import reader_may_leave
 from worker.plan import Plan, Task, read_plan, reads_stdin
+from worker.plan.approval import Approval
 from worker.progress import report_progress
 from worker.retention.policy import Policy, load_policy
+from worker.run.approved import checked_approval
 from worker.run.finish import RunEnd, finish_delete
 from worker.run.follow import task_runner
 from worker.run.lifecycle import Lifecycle
@@ -59,6 +62,7 @@ class DeleteRun(Lifecycle):
         self.calls: dict[str, int] = {}
         self.started_at: float | None = None  # wall time of the first phase
         self.settings_used: Settings | None = None  # the settings of the cloud talked to (emulator's too)
+        self.approval: Approval | None = None  # an approvable plan's: its backups are checked before each DELETE
 
     # -- phases ------------------------------------------------------------------------------------
 
@@ -78,6 +82,7 @@ class DeleteRun(Lifecycle):
                 return
         async with self._cloud(settings, plan) as settings:
             self.settings_used = settings
+            self.approval = checked_approval(plan, settings, self.clock.wall())
             async with lookup.service(settings.service).open(settings, self.redactor) as session:
                 try:
                     await self._run_against(session, settings, plan, policy)
@@ -112,6 +117,9 @@ class DeleteRun(Lifecycle):
             raise UsageError("--explain goes with --policy")
         if request.emulator_scenario and not request.emulator:
             raise UsageError("--emulator-scenario goes with --emulator")
+        if settings.expect_digest and request.policy:
+            raise UsageError("--expect-digest goes with an approvable PLAN (csbs-worker plan --approvable), "
+                             "not with --policy")
         if settings.report and settings.report != "-":
             _check_writable(settings.report)
 
@@ -179,7 +187,8 @@ class DeleteRun(Lifecycle):
 
     async def _execute(self, session: CloudSession, settings: Settings, tasks: Sequence[Task]) -> None:
         in_progress = await session.in_progress(tasks, self.clock.now() + settings.preflight_budget_s)
-        scheduler = Scheduler(task_runner(settings, session, self.clock), self.results, clock=self.clock,
+        scheduler = Scheduler(task_runner(settings, session, self.clock, self.approval), self.results,
+                              clock=self.clock,
                               log_ids=lookup.service(settings.service).log_ids,
                               concurrency=settings.concurrency, grace_s=settings.grace_s,
                               hold_s=settings.task_timeout_s, hold_poll_s=settings.poll_max_s)
@@ -211,7 +220,7 @@ class DeleteRun(Lifecycle):
             settings=self.settings_used or settings, run_id=self.run_id, started_at=self.started_at or ended_at,
             ended_at=ended_at, results=self.results, end=self.end, calls=self.calls,
             dry_run=self.request.dry_run, stopped=self.stopped, error=error, display=self.display,
-            redact=self.redactor.text)
+            redact=self.redactor.text, plan_digest=self.approval.digest if self.approval else None)
 
 
 def _check_writable(path: str) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import structlog
 
 from worker.display import Display
-from worker.engine.outcomes import ExitCode, Outcome, iso
+from worker.engine.outcomes import CHANGED_SINCE_PLAN, ExitCode, Outcome, iso
 from worker.engine.report import Results, exit_code, write_report
 from worker.errors import CsbsWorkerError
 from worker.metrics import RunMetrics, push_run_metrics
@@ -39,10 +39,11 @@ class RunEnd:
 
 async def finish_delete(*, settings: Settings, run_id: str, started_at: float, ended_at: float, results: Results,
                         end: RunEnd, calls: Mapping[str, int], dry_run: bool, stopped: bool,
-                        error: CsbsWorkerError | None, display: Display, redact: Callable[[str], str]) -> ExitCode:
+                        error: CsbsWorkerError | None, display: Display, redact: Callable[[str], str],
+                        plan_digest: str | None = None) -> ExitCode:
     """Summary, report and metrics; returns the exit code."""
     counts = results.counts()
-    code = _exit_code(counts, end, stopped, error)
+    code = _exit_code(counts, end, stopped, error, results.with_code(CHANGED_SINCE_PLAN))
     sent = len(results.plan) - counts[Outcome.NOT_ATTEMPTED]
     calls_per_task = round(sum(calls.values()) / sent, 2) if sent else None
     log.info("run_summary", exit_code=int(code), duration_s=round(ended_at - started_at, 3), tasks=len(results.plan),
@@ -51,6 +52,8 @@ async def finish_delete(*, settings: Settings, run_id: str, started_at: float, e
         header = {"run_id": run_id, "started_at": iso(started_at), "ended_at": iso(ended_at),
                   "service": settings.service, "project_id": settings.project_id, "dry_run": dry_run,
                   "exit_code": int(code), "calls": dict(calls)}
+        if plan_digest is not None:  # an approvable plan's: the report names what ran
+            header["plan_digest"] = plan_digest
         try:
             await _write_report(settings.report, header, results, redact, lookup.service(settings.service).id_keys)
         except OSError as failure:
@@ -73,10 +76,11 @@ async def _write_report(report: str, header: Mapping[str, object], results: Resu
         await asyncio.to_thread(write_report, report, header, results, redact, id_keys)
 
 
-def _exit_code(counts: Mapping[str, int], end: RunEnd, stopped: bool, error: CsbsWorkerError | None) -> ExitCode:
+def _exit_code(counts: Mapping[str, int], end: RunEnd, stopped: bool, error: CsbsWorkerError | None,
+               withheld: int) -> ExitCode:
     if error is not None:
         return error.exit_code
-    return exit_code(counts, stopped=stopped, aborted=end.aborted)
+    return exit_code(counts, stopped=stopped, aborted=end.aborted, withheld=withheld)
 
 
 async def _push(settings: Settings, counts: Mapping[str, int], duration_s: float, in_flight: int,

@@ -29,6 +29,8 @@ from worker.engine.scheduler import Lane, Scheduler
 from worker.errors import CsbsWorkerError, SigninRefusedError, UsageError
 from worker.fleet import Fleet, FleetTarget, FleetUser, load_fleet
 from worker.plan import Plan, Task
+from worker.plan.approval import Approval
+from worker.run.approved import checked_approval
 from worker.run.fleet_end import FleetEnd, TargetEnd, finish_fleet
 from worker.run.follow import task_runner
 from worker.run.lifecycle import Lifecycle
@@ -55,6 +57,7 @@ class TargetRun:
     in_progress: InProgress = field(default_factory=InProgress)
     lane: Lane | None = None
     pool: Scheduler | None = None
+    approval: Approval | None = None  # an approvable plan's: its backups are checked before each DELETE
 
     @property
     def tasks(self) -> Sequence[Task]:
@@ -175,6 +178,10 @@ class FleetRun(Lifecycle):
             if not run.needs_cloud:
                 log.warning("plan_empty", detail="the plan names no backup: nothing to delete")
                 return
+            # A fleet approves no digest (one per run would not fit its targets): an approvable plan warns, and
+            # its backups are still checked before each DELETE (docs/fleet.md).
+            run.approval = checked_approval(run.target.plan, replace(run.settings, expect_digest=None),
+                                            self.clock.wall())
             try:
                 await run.session.preflight(run.settings.preflight_budget_s)
                 if run.target.policy is not None:
@@ -217,9 +224,9 @@ class FleetRun(Lifecycle):
         for run in runs:
             assert run.session is not None
             service = lookup.service(run.settings.service)
-            run.lane = Lane(task_runner(run.settings, run.session, self.clock), run.results, log_ids=service.log_ids,
-                            fields={"target": run.target.name}, adopted=run.in_progress.adopted,
-                            foreign=run.in_progress.foreign)
+            runner = task_runner(run.settings, run.session, self.clock, run.approval)
+            run.lane = Lane(runner, run.results, log_ids=service.log_ids, fields={"target": run.target.name},
+                            adopted=run.in_progress.adopted, foreign=run.in_progress.foreign)
         settings = runs[0].settings
         pool = Scheduler.pool([run.lane for run in runs if run.lane is not None], concurrency=user.concurrency,
                               grace_s=settings.grace_s, clock=self.clock,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from worker.engine.clock import Clock
+from worker.engine.identity import PlannedIdentities
 from worker.engine.pacing import PollTiming
 from worker.engine.tracking import TaskRunner, TrackingPolicy
 from worker.services.service import CloudSession
@@ -17,6 +18,8 @@ def tracking_policy(settings: Settings, session: CloudSession) -> TrackingPolicy
         retry=session.retry, look_budget_s=settings.preflight_budget_s)
 
 
-def task_runner(settings: Settings, session: CloudSession, clock: Clock) -> TaskRunner:
-    """The task loop over one target's session, with its service's rules."""
-    return TaskRunner(session.rules(), tracking_policy(settings, session), clock)
+def task_runner(settings: Settings, session: CloudSession, clock: Clock,
+                planned: PlannedIdentities | None = None) -> TaskRunner:
+    """The task loop over one target's session, with its service's rules (checking each backup against an
+    approvable plan's ``planned`` identities before its first DELETE)."""
+    return TaskRunner(session.rules(planned), tracking_policy(settings, session), clock)

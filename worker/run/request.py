@@ -50,6 +50,8 @@ class PlanRequest:
     flags: Mapping[str, Any]
     policy: str
     explain: str | None = None
+    approvable: bool = False  # write an approvable plan (worker.plan.approval)
+    valid_for: str | None = None  # how long it is valid (--valid-for, e.g. 24h); a day when not given
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,11 @@ from typing import Generic, Protocol, TypeVar
 from asyncio_throttle.throttler import Throttler
 
 from worker.engine.adoption import InProgress
+from worker.engine.identity import PlannedIdentities
 from worker.engine.retry import RetryPolicy
 from worker.engine.tracking import ServiceRules, TaskSpec
 from worker.plan import Task
+from worker.plan.approval import Approving
 from worker.plan.schema import EntrySchema
 from worker.redact import Redactor
 from worker.retention.policy import Policy
@@ -38,9 +40,10 @@ class CloudSession(Protocol):
 
     async def in_progress(self, plan: Sequence[Task], deadline: float) -> InProgress: ...
 
-    def rules(self) -> ServiceRules: ...
+    def rules(self, planned: PlannedIdentities | None = None) -> ServiceRules: ...  # planned: an approvable plan's
 
-    async def plan_from_policy(self, policy: Policy, explain: str | None) -> tuple[list[Task], str]: ...
+    async def plan_from_policy(self, policy: Policy, explain: str | None,
+                               approving: Approving | None = None) -> tuple[list[Task], str]: ...
 
     async def dry_run_line(self, task: Task, deadline: float) -> str: ...
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 from worker.emulator.cbr import errors, rules
 from worker.emulator.cbr.listing import BackupQuery, Paging, Window, cut
 from worker.emulator.cbr.model import Backup, OpLog, Shown, Vault, render_backup, render_op_log, render_vault
 from worker.emulator.cbr.scenario import CbrScenario
+from worker.emulator.core.backup import reidentify
 from worker.emulator.core.errors import ApiError
 from worker.emulator.core.listing import SortedListings, ordered, still
 from worker.emulator.core.stats import Stats
@@ -76,6 +78,11 @@ class CbrStore:
         self.backups[backup.id] = backup
         self._listings.changed()
         self._checkpoints.setdefault(backup.checkpoint_id, backup.vault_id)
+
+    def replace_identity(self, backup_id: str, created_at: datetime | None, resource_id: str | None) -> None:
+        """Another creation time or resource for an existing backup (``BaseEmulator.replace_identity``)."""
+        reidentify(self.backups[backup_id], created_at, resource_id)
+        self._listings.changed()  # the cached listings sorted it by its old time
 
     # -- reading ---------------------------------------------------------------------------------------
 

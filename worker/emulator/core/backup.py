@@ -30,3 +30,12 @@ class BaseBackup:
     resource_type: str = SERVER_TYPE
     updated_at: datetime | None = None
     task: DeletionTask | None = None  #: the deletion holding it, while queued or running
+
+
+def reidentify(backup: BaseBackup, created_at: datetime | None, resource_id: str | None) -> None:
+    """Give a stored backup another creation time or resource under the same id: what a real cloud never
+    does (ids are not reused), so that tests can play a backup replaced between a plan and its run."""
+    if created_at is not None:
+        backup.created_at = created_at
+    if resource_id is not None:
+        backup.resource_id = resource_id

@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 from aiohttp import web
@@ -25,13 +26,15 @@ from worker.emulator.core.routes import Handler, RouteTable, add_routes, sign_in
 from worker.emulator.core.scenario import BaseFaultRule, BaseScenario
 from worker.emulator.core.stats import Stats
 from worker.emulator.core.tasks import TaskBoard
-from worker.emulator.core.timebase import Clock, TimeBase
+from worker.emulator.core.timebase import Clock, TimeBase, as_utc
 
 
 class Store(Protocol):
     """What the base asks of a face's store: to replay its deletions up to now (``advance``)."""
 
     def advance(self) -> float: ...
+
+    def replace_identity(self, backup_id: str, created_at: datetime | None, resource_id: str | None) -> None: ...
 
 
 S = TypeVar("S", bound=BaseScenario)
@@ -111,6 +114,13 @@ class BaseEmulator(Generic[S, T]):
     def _advance(self) -> None:
         for store in self._stores.values():
             store.advance()
+
+    def replace_identity(self, backup_id: str, *, created_at: datetime | None = None,
+                         resource_id: str | None = None, project: str | None = None) -> None:
+        """Give a backup another creation time or resource under its id (``KeyError`` if it does not exist):
+        tests play a backup replaced between a plan and its run (docs/plans.md, "Approvable plans")."""
+        when = as_utc(created_at) if created_at is not None else None
+        self._store_of(project).replace_identity(backup_id, when, resource_id)
 
     def _outstanding(self, user: str) -> int:
         self._advance()

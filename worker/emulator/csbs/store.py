@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from worker.emulator.core.backup import DELETABLE
+from worker.emulator.core.backup import DELETABLE, reidentify
 from worker.emulator.core.listing import SortedListings
 from worker.emulator.core.stats import Stats
 from worker.emulator.core.tasks import BusyFirst, DeletionTask, TaskBoard, TaskOwner
@@ -110,6 +110,11 @@ class BackupStore:
     def known(self, item_id: str) -> bool:
         """True if the id is taken, by a backup that exists or one that did."""
         return item_id in self._items or item_id in self._tombstones
+
+    def replace_identity(self, item_id: str, created_at: datetime | None, resource_id: str | None) -> None:
+        """Another creation time or resource for an existing backup (``BaseEmulator.replace_identity``)."""
+        reidentify(self._items[item_id], created_at, resource_id)
+        self._listings.changed()  # the cached listings sorted it by its old time
 
     def add(self, item: Item, stale_delete_failure: bool = False) -> dict[str, Any]:
         """Store a new backup; its id must be new. A stale failure (or a ``stale_failed_items`` id) starts

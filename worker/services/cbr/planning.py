@@ -27,21 +27,25 @@ from typing import Any
 from worker.cloud.fields import read_datetime as parse_time
 from worker.cloud.paging import Row
 from worker.plan import Task
+from worker.plan.approval import Approving
 from worker.retention.listed import ListedBackup
 from worker.retention.plan_yaml import dump_plan
 from worker.retention.policy import Policy
 from worker.retention.rules import Decision, decide_listed, oldest_first
 from worker.services.cbr.client import CbrClient
+from worker.services.cbr.rules import CONTAINER_KEY
+from worker.services.identity import approval_rows
 from worker.services.planning import GovernedBackups, applied, collector_paused, whole_listing
 from worker.settings import Settings
 
 SERVICE = "cbr"
 
 
-async def plan_cbr(client: CbrClient, settings: Settings, policy: Policy,
-                   explain: str | None) -> tuple[list[Task], str]:
+async def plan_cbr(client: CbrClient, settings: Settings, policy: Policy, explain: str | None,
+                   approving: Approving | None = None) -> tuple[list[Task], str]:
     """List the project's vaults and backups (each whole, or no plan), decide, write ``--explain``, and return
-    the deletion tasks and the plan's YAML. The listings may take as long as one task (``task_timeout``)."""
+    the deletion tasks and the plan's YAML (an approvable plan's with ``approving``: docs/plans.md). The
+    listings may take as long as one task (``task_timeout``)."""
     assert settings.project_id is not None
     deadline = asyncio.get_running_loop().time() + settings.task_timeout_s
     vaults: list[Row] = []
@@ -52,6 +56,9 @@ async def plan_cbr(client: CbrClient, settings: Settings, policy: Policy,
         decisions = await applied(policy, explain, decide_cbr(own, policy))
         document = cbr_plan_document(decisions, settings.project_id)
         tasks = [Task(entry["vault_id"], entry["backup_id"], policy.source, None) for entry in document["deletions"]]
+        if approving is not None:
+            planned, kept = approval_rows(decisions, CONTAINER_KEY)  # CBR reports no backup size
+            return tasks, approving.render(document, settings.service, planned, kept)
         return tasks, render_cbr_plan_yaml(decisions, document)
 
 

@@ -6,7 +6,9 @@ the loop:
 - The end is a GONE answer: 404 ``BackupService.6200`` (or the other gone codes, or the 401 "Malformed
   request url" the client has confirmed). A gateway 404 is NO_SERVICE: retried within the task's time.
 - A plan that names the vault is checked with one look before the DELETE: a backup in another vault is
-  ``failed`` (``vault_mismatch``) and nothing is sent.
+  ``failed`` (``vault_mismatch``) and nothing is sent. For an approvable plan, one listing per resource
+  (``worker.services.identity``) serves that check instead, and checks that the backup is still the one
+  planned (``worker.engine.identity``): one that changed is not sent.
 - The capped busy answers (``answers.busy_limit``: 6201, 6112) fail the task once a code came more often
   than its cap. A 403 DELETE for a backup that a look shows is another project's (shared in, point 9)
   fails that task alone; any other 403 aborts the run.
@@ -29,17 +31,21 @@ from typing import Any
 import structlog
 
 from worker.engine.answer import Answer, AnswerKind
-from worker.engine.outcomes import Outcome, RunAbort, TaskEnd
+from worker.engine.before_send import look_ending, unchanged
+from worker.engine.identity import Identity, PlannedIdentities
+from worker.engine.outcomes import Outcome, TaskEnd
 from worker.engine.sighting import Seen, Sighting
-from worker.engine.tracking import BaseRules, TaskSpec, TaskState, Verdict, abort_run, end_task
+from worker.engine.tracking import BaseRules, Ending, TaskSpec, TaskState, Verdict, end_task
 from worker.services.cbr.answers import BUSY_LIMITS, busy_limit, full_code
 from worker.services.cbr.client import CbrClient
 from worker.services.cbr.observe import read_backup, read_delete_log
+from worker.services.identity import ResourceListings, read_identity
 
 log = structlog.get_logger()
 
 MAX_RESENDS = 3
 """Re-sends of an accepted DELETE whose deletion fell back (``available``/``error``) before the task fails."""
+CONTAINER_KEY = "vault_id"  # what holds a CBR backup, as the plan and the logs name it
 LOG_SLACK_S = 2.0
 """Operation logs created this long before our first DELETE (server time) still count as ours: the ``Date``
 header is whole seconds, and a log is written before the answer goes out."""
@@ -51,8 +57,10 @@ class CbrRules(BaseRules):
     max_resends: int | None = MAX_RESENDS
     sweep_covers = frozenset({Seen.QUEUED, Seen.RUNNING})
 
-    def __init__(self, client: CbrClient) -> None:
+    def __init__(self, client: CbrClient, planned: PlannedIdentities | None = None) -> None:
         self.client = client
+        self.planned = planned  # an approvable plan's identities: each backup is checked before its DELETE
+        self.listings = ResourceListings(self._list_resource, CONTAINER_KEY)
 
     async def send(self, spec: TaskSpec) -> Answer:
         return await self.client.delete_backup(backup_id(spec))
@@ -67,20 +75,35 @@ class CbrRules(BaseRules):
         limit = busy_limit(answer)
         return None if limit is None else (full_code(answer.error_code) or "", limit)
 
-    async def before_first_send(self, task: TaskState) -> TaskEnd | RunAbort | None:
-        """The plan named the backup's vault: look before the DELETE, and refuse a backup in another vault."""
+    async def before_first_send(self, task: TaskState) -> Ending | None:
+        """The plan named the backup's vault, or recorded its identity (an approvable plan): refuse a backup in
+        another vault, or one that is not the backup planned, before the DELETE."""
         expected = task.spec.container_id
+        planned = self.planned.of_backup(backup_id(task.spec)) if self.planned is not None else None
+        if planned is not None:
+            return await self._unchanged(task, planned, expected)
         if not expected:
             return None
         answer = await self._look(task)
-        if answer.kind is AnswerKind.GONE:
-            return end_task(task.trace, Outcome.ALREADY_ABSENT)
-        if answer.kind is AnswerKind.FATAL:
-            return abort_run(answer, nothing_applied=True)
-        if answer.kind is not AnswerKind.OK:
-            return None  # no verdict on the vault: the DELETE and its answer decide, as without one
-        actual = str(answer.data.get("vault_id") or "")
-        if actual.lower() != expected.lower():
+        if answer.kind is not AnswerKind.OK:  # no verdict on the vault: the DELETE and its answer decide
+            return look_ending(task, answer, required=False)
+        return self._in_vault(task, str(answer.data.get("vault_id") or ""), expected)
+
+    async def _unchanged(self, task: TaskState, planned: Identity, expected: str) -> Ending | None:
+        """An approvable plan's check, from the listing of the planned resource's backups (one per resource, not
+        a look per task); a backup it does not show (gone, or of another resource now) is looked at."""
+        seen = await self.listings.identity(planned.resource_id, backup_id(task.spec), task.deadline)
+        if seen is None:
+            answer = await self._look(task)
+            if answer.kind is not AnswerKind.OK:
+                return look_ending(task, answer, required=True)
+            seen = read_identity(answer.data, CONTAINER_KEY)
+        return self._in_vault(task, seen.container_id, expected) or unchanged(task, planned, seen)
+
+    @staticmethod
+    def _in_vault(task: TaskState, actual: str, expected: str) -> TaskEnd | None:
+        """A backup in another vault than the plan's is not sent; else the task knows its vault (``where``)."""
+        if expected and actual.lower() != expected.lower():
             return end_task(task.trace, Outcome.FAILED, code="vault_mismatch", message=(
                 f"the backup is in vault {actual or '(none)'}, not in the plan's vault {expected}; nothing was sent"))
         task.where = actual
@@ -125,6 +148,9 @@ class CbrRules(BaseRules):
         if answer.kind is not AnswerKind.OK:
             return answer
         return dataclasses.replace(answer, data={str(b.get("id")): read_backup(b) for b in answer.data})
+
+    async def _list_resource(self, resource_id: str, deadline: float) -> Answer:
+        return await self.client.list_backups(deadline=deadline, resource_id=resource_id)
 
     async def _look(self, task: TaskState) -> Answer:
         async def look() -> Answer:

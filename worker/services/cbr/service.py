@@ -10,9 +10,11 @@ from asyncio_throttle.throttler import Throttler
 from worker.cloud.setup import client_options
 from worker.engine.adoption import InProgress, matched, skipped
 from worker.engine.answer import AnswerKind
+from worker.engine.identity import PlannedIdentities
 from worker.engine.preflight import preflight
 from worker.engine.tracking import TaskSpec
 from worker.plan import Task
+from worker.plan.approval import Approving
 from worker.redact import Redactor
 from worker.retention.policy import Policy
 from worker.services.cbr.client import CbrClient
@@ -57,11 +59,12 @@ class CbrSession(SessionBase[CbrClient]):
         return matched(plan, [(str(backup.get("id")), str(backup.get("vault_id") or ""))
                               for backup in answer.data if not backup.get("parent_id")])
 
-    def rules(self) -> CbrRules:
-        return CbrRules(self.client)
+    def rules(self, planned: PlannedIdentities | None = None) -> CbrRules:
+        return CbrRules(self.client, planned)
 
-    async def plan_from_policy(self, policy: Policy, explain: str | None) -> tuple[list[Task], str]:
-        return await plan_cbr(self.client, self.settings, policy, explain)
+    async def plan_from_policy(self, policy: Policy, explain: str | None,
+                               approving: Approving | None = None) -> tuple[list[Task], str]:
+        return await plan_cbr(self.client, self.settings, policy, explain, approving)
 
     async def dry_run_line(self, task: Task, deadline: float) -> str:
         return f"{task.backup_id}" + (f"  # vault {task.container_id}" if task.container_id else "")

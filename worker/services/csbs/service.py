@@ -11,9 +11,11 @@ from asyncio_throttle.throttler import Throttler
 from worker.cloud.setup import client_options
 from worker.engine.adoption import InProgress, matched, skipped
 from worker.engine.answer import AnswerKind
+from worker.engine.identity import PlannedIdentities
 from worker.engine.preflight import preflight
 from worker.engine.tracking import TaskSpec
 from worker.plan import Task
+from worker.plan.approval import Approving
 from worker.redact import Redactor
 from worker.retention.policy import Policy
 from worker.services.csbs.client import CsbsClient
@@ -63,11 +65,12 @@ class CsbsSession(SessionBase[CsbsClient]):
             deleting.extend((str(item.get("id")), str(item.get("checkpoint_id"))) for item in answer.data)
         return matched(plan, deleting)
 
-    def rules(self) -> CsbsRules:
-        return CsbsRules(self.client)
+    def rules(self, planned: PlannedIdentities | None = None) -> CsbsRules:
+        return CsbsRules(self.client, planned)
 
-    async def plan_from_policy(self, policy: Policy, explain: str | None) -> tuple[list[Task], str]:
-        return await plan_csbs(self.client, self.settings, policy, explain)
+    async def plan_from_policy(self, policy: Policy, explain: str | None,
+                               approving: Approving | None = None) -> tuple[list[Task], str]:
+        return await plan_csbs(self.client, self.settings, policy, explain, approving)
 
     async def dry_run_line(self, task: Task, deadline: float) -> str:
         if task.backup_id is not None:
