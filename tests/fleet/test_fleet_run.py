@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.fleet.served import CBR_EP, CSBS_EP, CSBS_NL, Target, fleet_on_loopback, sign_ins, write_fleet
 from tests.harness import CSBS_PROVIDER, Run, closed_port, gateway_in_thread, run_worker, silent_server
@@ -252,3 +253,34 @@ def test_a_target_with_an_empty_plan_needs_no_cloud(tmp_path: Path, fleet: Fleet
     assert run.code == 0
     assert by_name(run)["b-csbs"]["exit_code"] == 0 and by_name(run)["b-csbs"]["calls"] == {}
     assert [e["target"] for e in run.named("plan_empty")] == ["b-csbs"]
+
+
+def test_an_approvable_plan_in_a_fleet_is_checked_backup_by_backup(tmp_path: Path, fleet: Fleet,
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A target runs a plan made by `plan --approvable`: the run warns that no digest was checked
+    (plan_not_approved), and a backup given another resource since the plan is not deleted (changed_since_plan,
+    the target exits 1); the others are deleted."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("keep:\n  last: 1\n", encoding="utf-8")
+    with fleet_on_loopback(SITES, USERS) as served:
+        served.call(served.cloud.seed_random, "csbs", CSBS_EP, P1, 6)
+        env = {"CSBS_ENDPOINT": served.cloud.url("csbs", CSBS_EP), "CSBS_PROJECT_ID": P1,
+               "CSBS_AUTH_TOKEN": served.cloud.token("acct-a")}
+        made = run_worker(["plan", "--policy", str(policy), "--approvable"], env, monkeypatch, capsys)
+        assert made.code == 0
+        planned = yaml.safe_load(made.stdout)["planned"]
+        target = Target("a-approved", "csbs", CSBS_EP, P1)
+        path = write_fleet(tmp_path, served, {"acct-a": [target]})
+        (tmp_path / "a-approved.txt").write_text(made.stdout, encoding="utf-8")
+        emulator = served.cloud.emulator("csbs", CSBS_EP)
+        served.call(lambda: emulator.replace_identity(planned[0]["backup_id"], resource_id="another-server",
+                                                      project=P1))
+        run = fleet(path, sign_ins(served, ["acct-a"]))
+    assert run.code == 1
+    rows = by_name(run)["a-approved"]["results"]
+    changed = [row for row in rows if row["outcome"] == "not_attempted"]
+    assert [row["checkpoint_item"] for row in changed] == [planned[0]["backup_id"]]
+    assert changed[0]["error_code"] == "changed_since_plan"
+    assert {row["outcome"] for row in rows} - {"not_attempted"} == {"deleted"}
+    assert run.named("plan_not_approved")
