@@ -55,6 +55,7 @@ from bench.run import (
     _routes,
     _unix,
     emit,
+    listening_process,
     print_table,
     run_process,
     scaled_flags,
@@ -186,23 +187,10 @@ def fleet_emulator(targets: Sequence[Target], factor: float, seed: int = 1) -> I
     leaving."""
     duration = (REAL_DURATION_S[0] * factor, REAL_DURATION_S[1] * factor)
     config = json.dumps(emulator_config(targets, duration, seed))
-    process = subprocess.Popen([sys.executable, "-m", "bench.fleet_emulator_proc", config], cwd=BENCH_DIR.parent,
-                               stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if not line:
-            raise RuntimeError("the fleet emulator process ended before it listened")
-        started = json.loads(line)
+    argv = [sys.executable, "-m", "bench.fleet_emulator_proc", config]
+    with listening_process(argv, "the fleet emulator process", cwd=BENCH_DIR.parent) as (process, started):
         urls = {site["endpoint"]: site["url"] for site in started["sites"]}
         yield FleetEmulator(urls, started["tokens"], started["control"], process)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 # -- the worker ------------------------------------------------------------------------------------------

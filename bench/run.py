@@ -295,15 +295,23 @@ def emulator(plan: Path | None, duration_s: tuple[float, float] = (0.0, 0.0),
     config = {"project_id": PROJECT_ID, "token": TOKEN, "delete_duration_s": list(duration_s),
               "faults": list(faults), "seed": seed, "plan": str(plan) if plan else None,
               "random_backups": random_backups, "servers": servers, "scenario": dict(scenario or {})}
-    process = subprocess.Popen([sys.executable, str(BENCH_DIR / "emulator_proc.py"), "--service", service,
-                                json.dumps(config)], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    argv = [sys.executable, str(BENCH_DIR / "emulator_proc.py"), "--service", service, json.dumps(config)]
+    with listening_process(argv, "the emulator process") as (process, urls):
+        yield EmulatorProcess(urls["endpoint"], urls["control"], process, service)
+
+
+@contextlib.contextmanager
+def listening_process(argv: Sequence[str], what: str,
+                      cwd: Path | None = None) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, Any]]]:
+    """Start a server process that prints one JSON line once it listens (its URLs); yield the process and that
+    line, and stop the process on leaving (killed if it does not end within 10 s)."""
+    process = subprocess.Popen(list(argv), cwd=cwd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
         if not line:
-            raise RuntimeError("the emulator process ended before it listened")
-        urls = json.loads(line)
-        yield EmulatorProcess(urls["endpoint"], urls["control"], process, service)
+            raise RuntimeError(f"{what} ended before it listened")
+        yield process, json.loads(line)
     finally:
         process.terminate()
         try:
