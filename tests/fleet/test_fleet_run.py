@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.contract.test_closed_pipes import assert_quiet, run_with_reader_gone, summary
 from tests.fleet.served import CBR_EP, CSBS_EP, CSBS_NL, Target, fleet_on_loopback, sign_ins, write_fleet
 from tests.harness import CSBS_PROVIDER, Run, closed_port, gateway_in_thread, run_worker, silent_server
 from worker.emulator.fleet import FleetSite
@@ -19,6 +20,7 @@ from worker.emulator.fleet import FleetSite
 P1, P2, P3, P4 = ("1" * 32, "2" * 32, "3" * 32, "4" * 32)
 SITES = (FleetSite("csbs", CSBS_EP, (P1, P2, P4)), FleetSite("csbs", CSBS_NL, (P4,)), FleetSite("cbr", CBR_EP, (P3,)))
 USERS = ("acct-a", "acct-b")
+EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "fleet.example.yaml"
 TARGET_KEYS = {"name", "user", "service", "project_id", "endpoint", "exit_code", "reason", "calls", "counts",
                "results"}
 
@@ -284,3 +286,11 @@ def test_an_approvable_plan_in_a_fleet_is_checked_backup_by_backup(tmp_path: Pat
     assert changed[0]["error_code"] == "changed_since_plan"
     assert {row["outcome"] for row in rows} - {"not_attempted"} == {"deleted"}
     assert run.named("plan_not_approved")
+
+
+def test_a_fleet_report_into_a_closed_pipe_keeps_the_runs_exit_code() -> None:
+    """`fleet --report - | head`: the report's reader leaving is no failure of the run (as for delete): the
+    dry run of the example fleet ends 0, quietly."""
+    code, stderr = run_with_reader_gone(["fleet", "--emulator", "--dry-run", str(EXAMPLE), "--report", "-"], {})
+    assert code == 0, stderr[-3000:]
+    assert summary(assert_quiet(stderr, "report"))["exit_code"] == 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -55,7 +56,8 @@ async def finish_delete(*, settings: Settings, run_id: str, started_at: float, e
         if plan_digest is not None:  # an approvable plan's: the report names what ran
             header["plan_digest"] = plan_digest
         try:
-            await _write_report(settings.report, header, results, redact, lookup.service(settings.service).id_keys)
+            await report_to(settings.report, functools.partial(write_report, settings.report, header, results, redact,
+                                                               lookup.service(settings.service).id_keys))
         except OSError as failure:
             log.error("report_failed", report=settings.report, error=failure.strerror or str(failure))
             code = max(code, ExitCode.INCOMPLETE) if code is not ExitCode.USAGE else code
@@ -67,13 +69,13 @@ async def finish_delete(*, settings: Settings, run_id: str, started_at: float, e
     return code
 
 
-async def _write_report(report: str, header: Mapping[str, object], results: Results, redact: Callable[[str], str],
-                        id_keys: tuple[str, str]) -> None:
-    """The report to its file, or to stdout (``-``), whose reader may leave early without failing the run."""
+async def report_to(path: str, write: Callable[[], None]) -> None:
+    """Run ``write`` (a report writer, off the event loop) into its file, or into stdout (``-``), whose reader
+    may leave early without failing the run; ``OSError`` when the file cannot be written."""
     guard: contextlib.AbstractContextManager[object] = (
-        reader_may_leave(sys.stdout, "report") if report == "-" else contextlib.nullcontext())
+        reader_may_leave(sys.stdout, "report") if path == "-" else contextlib.nullcontext())
     with guard:
-        await asyncio.to_thread(write_report, report, header, results, redact, id_keys)
+        await asyncio.to_thread(write)
 
 
 def _exit_code(counts: Mapping[str, int], end: RunEnd, stopped: bool, error: CsbsWorkerError | None,

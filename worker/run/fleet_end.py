@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from worker.engine.outcomes import ExitCode, Outcome, iso
 from worker.engine.report import Results, TargetReport, summed_counts, write_fleet_report
 from worker.errors import CsbsWorkerError
 from worker.metrics import RunMetrics, push_run_metrics
+from worker.run.finish import report_to
 from worker.services import lookup
 from worker.settings import Settings
 from worker.summary import RunView, problems_of, show_summary
@@ -101,7 +103,7 @@ async def _report(path: str, end: FleetEnd, code: ExitCode, redact: Callable[[st
                              "calls": dict(t.calls)},
                             t.results, lookup.service(t.service).id_keys) for t in end.targets]
     try:
-        await asyncio.to_thread(write_fleet_report, path, header, targets, redact)
+        await report_to(path, functools.partial(write_fleet_report, path, header, targets, redact))
     except OSError as failure:
         log.error("report_failed", report=path, error=failure.strerror or str(failure))
         return max(code, ExitCode.INCOMPLETE) if code is ExitCode.OK else code
