@@ -154,7 +154,6 @@ class Scheduler:
     def __init__(self, runner: Runner, results: Results, *, concurrency: int, grace_s: float, clock: Clock,
                  hold_s: float = 1800.0, hold_poll_s: float = 60.0, log_ids: LogIds = spec_log_ids) -> None:
         self.lanes = [Lane(runner, results, log_ids=log_ids)]
-        self.results = results
         self.concurrency = concurrency
         self.grace_s = grace_s
         self.clock = clock
