@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TextIO
 
-from worker.engine.outcomes import ID_KEYS, ExitCode, Outcome, TaskResult, iso
+from worker.engine.outcomes import CHANGED_SINCE_PLAN, ID_KEYS, ExitCode, Outcome, TaskResult, iso
 
 __all__ = ["PlannedTask", "Results", "TargetReport", "TaskResult", "exit_code", "iso", "summed_counts",
            "write_fleet_report", "write_report"]
@@ -45,9 +45,10 @@ class Results:
         counted[Outcome.NOT_ATTEMPTED] += len(self.plan) - len(self.by_index)
         return {str(outcome): counted[outcome] for outcome in Outcome}
 
-    def with_code(self, code: str) -> int:
-        """How many tasks ended with this error code (e.g. ``changed_since_plan``)."""
-        return sum(1 for result in self.by_index.values() if result.error_code == code)
+    def withheld(self) -> int:
+        """Tasks not sent because their backup changed since their approvable plan (``changed_since_plan``): a
+        failure for the exit code (``exit_code(withheld=)``), though not an outcome of their own."""
+        return sum(1 for result in self.by_index.values() if result.error_code == CHANGED_SINCE_PLAN)
 
     def iter_json(self, id_keys: tuple[str, str] = ID_KEYS) -> Iterator[dict[str, Any]]:
         """Every task's result in plan order, streaming; ``id_keys`` as the service names a task's ids."""

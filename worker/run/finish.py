@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import structlog
 
 from worker.display import Display
-from worker.engine.outcomes import CHANGED_SINCE_PLAN, ExitCode, Outcome, iso
+from worker.engine.outcomes import ExitCode, Outcome, iso
 from worker.engine.report import Results, exit_code, write_report
 from worker.errors import CsbsWorkerError
 from worker.metrics import RunMetrics, push_run_metrics
@@ -44,7 +44,7 @@ async def finish_delete(*, settings: Settings, run_id: str, started_at: float, e
                         plan_digest: str | None = None) -> ExitCode:
     """Summary, report and metrics; returns the exit code."""
     counts = results.counts()
-    code = _exit_code(counts, end, stopped, error, results.with_code(CHANGED_SINCE_PLAN))
+    code = _exit_code(counts, end, stopped, error, results.withheld())
     sent = len(results.plan) - counts[Outcome.NOT_ATTEMPTED]
     calls_per_task = round(sum(calls.values()) / sent, 2) if sent else None
     log.info("run_summary", exit_code=int(code), duration_s=round(ended_at - started_at, 3), tasks=len(results.plan),

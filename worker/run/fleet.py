@@ -23,7 +23,7 @@ import structlog
 from worker.cloud.setup import register_secrets
 from worker.cloud.transport import rate_limit
 from worker.engine.adoption import InProgress
-from worker.engine.outcomes import CHANGED_SINCE_PLAN, ExitCode, Outcome
+from worker.engine.outcomes import ExitCode, Outcome
 from worker.engine.report import Results, exit_code
 from worker.engine.scheduler import Lane, Scheduler
 from worker.errors import CsbsWorkerError, SigninRefusedError, UsageError
@@ -87,7 +87,7 @@ class TargetRun:
         aborted = self.lane is not None and (self.lane.aborted is not None or
                                              (self.pool is not None and self.pool.aborted is not None))
         cut_off = stopped and (counts[Outcome.NOT_ATTEMPTED] > 0 or counts[Outcome.TIMED_OUT] > 0)
-        return exit_code(counts, stopped=cut_off, aborted=aborted, withheld=self.results.with_code(CHANGED_SINCE_PLAN))
+        return exit_code(counts, stopped=cut_off, aborted=aborted, withheld=self.results.withheld())
 
 
 class FleetRun(Lifecycle):
