@@ -294,3 +294,15 @@ def test_a_fleet_report_into_a_closed_pipe_keeps_the_runs_exit_code() -> None:
     code, stderr = run_with_reader_gone(["fleet", "--emulator", "--dry-run", str(EXAMPLE), "--report", "-"], {})
     assert code == 0, stderr[-3000:]
     assert summary(assert_quiet(stderr, "report"))["exit_code"] == 0
+
+
+def test_a_plan_above_its_targets_max_deletions_stops_the_whole_fleet(tmp_path: Path, fleet: Fleet) -> None:
+    """acct-b's plan holds 3 deletions, its target allows 2: exit 2 naming the target, no DELETE anywhere."""
+    with fleet_on_loopback(SITES, USERS) as served:
+        users = two_users(served, (2, 2, 2, 3))
+        users["acct-b"][0].extra["max_deletions"] = 2
+        path = write_fleet(tmp_path, served, users)
+        run = fleet(path, sign_ins(served, USERS))
+        deletes = sum(served.requests(site.service, site.endpoint, "delete") for site in SITES)
+    assert run.code == 2 and deletes == 0
+    assert "target b-csbs: the plan holds 3 deletion tasks, more than max_deletions 2" in run.stderr

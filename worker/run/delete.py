@@ -32,7 +32,7 @@ from worker.progress import report_progress
 from worker.retention.policy import Policy, load_policy
 from worker.run.approved import checked_approval
 from worker.run.finish import RunEnd, finish_delete
-from worker.run.follow import task_runner
+from worker.run.follow import oversized, task_runner
 from worker.run.lifecycle import Lifecycle
 from worker.run.offloop import in_daemon_thread
 from worker.run.request import DeleteRequest, EmbeddedCloud
@@ -124,9 +124,9 @@ class DeleteRun(Lifecycle):
             _check_writable(settings.report)
 
     def _check_size(self, count: int, settings: Settings) -> None:
-        if settings.max_deletions is not None and count > settings.max_deletions:
-            raise UsageError(f"the plan holds {count} deletion tasks, more than --max-deletions "
-                             f"{settings.max_deletions}; nothing was deleted")
+        refusal = oversized(count, settings, "--max-deletions")
+        if refusal is not None:
+            raise UsageError(f"{refusal}; nothing was deleted")
 
     async def _read_plan(self, project_id: str | None, service: str) -> Plan:
         """Read and check the whole plan in a thread of its own, so that a stop never waits for it."""

@@ -32,7 +32,7 @@ from worker.plan import Plan, Task
 from worker.plan.approval import Approval
 from worker.run.approved import checked_approval
 from worker.run.fleet_end import FleetEnd, TargetEnd, finish_fleet
-from worker.run.follow import task_runner
+from worker.run.follow import oversized, task_runner
 from worker.run.lifecycle import Lifecycle
 from worker.run.offloop import in_daemon_thread
 from worker.run.request import EmbeddedFleet, FleetRequest
@@ -195,10 +195,10 @@ class FleetRun(Lifecycle):
 
     def _check_sizes(self) -> None:
         for run in self._going():
-            limit = run.settings.max_deletions
-            if limit is not None and len(run.tasks) > limit:
-                raise UsageError(f"{run.target.where}: target {run.target.name}: the plan holds {len(run.tasks)} "
-                                 f"deletion tasks, more than max_deletions {limit}; nothing was deleted anywhere")
+            refusal = oversized(len(run.tasks), run.settings, "max_deletions")
+            if refusal is not None:
+                raise UsageError(f"{run.target.where}: target {run.target.name}: {refusal}; nothing was deleted "
+                                 "anywhere")
         for run in self.runs:
             log.info("target_ready", tasks=len(run.tasks), service=run.settings.service,
                      project_id=run.settings.project_id, going=run.ended is None, **run.log_fields)

@@ -1,4 +1,5 @@
-"""What every deleting command builds alike from a target's settings: how its tasks are followed."""
+"""What every deleting command does alike with a target's settings: the size its plan may have, and how its
+tasks are followed."""
 
 from __future__ import annotations
 
@@ -23,3 +24,12 @@ def task_runner(settings: Settings, session: CloudSession, clock: Clock,
     """The task loop over one target's session, with its service's rules (checking each backup against an
     approvable plan's ``planned`` identities before its first DELETE)."""
     return TaskRunner(session.rules(planned), tracking_policy(settings, session), clock)
+
+
+def oversized(count: int, settings: Settings, limit_name: str) -> str | None:
+    """Why a plan of ``count`` deletion tasks is refused (more than ``max_deletions``, called ``limit_name`` in
+    the message), or None when it may run."""
+    limit = settings.max_deletions
+    if limit is None or count <= limit:
+        return None
+    return f"the plan holds {count} deletion tasks, more than {limit_name} {limit}"
