@@ -76,13 +76,14 @@ async def finish_fleet(settings: Settings, end: FleetEnd, display: Display, reda
     code = fleet_exit_code(end)
     counts = summed_counts(target.results for target in end.targets)
     calls = sum(sum(target.calls.values()) for target in end.targets)
-    sent = sum(len(target.results.plan) for target in end.targets) - counts[Outcome.NOT_ATTEMPTED]
+    tasks = sum(len(target.results.plan) for target in end.targets)
+    sent = tasks - counts[Outcome.NOT_ATTEMPTED]
     calls_per_task = round(calls / sent, 2) if sent else None
     for target in end.targets:
         log.info("target_summary", user=target.user, target=target.name, exit_code=int(target.exit_code),
                  calls=dict(target.calls), reason=target.reason, **target.results.counts())
     log.info("run_summary", exit_code=int(code), duration_s=round(end.ended_at - end.started_at, 3),
-             targets=len(end.targets), tasks=sum(len(t.results.plan) for t in end.targets),
+             targets=len(end.targets), tasks=tasks,
              calls_per_task=calls_per_task, dry_run=end.dry_run, **counts)
     if settings.report and code is not ExitCode.USAGE:
         code = await _report(settings.report, end, code, redact)
